@@ -1,0 +1,20 @@
+/** `spool bench` (registered here; the workloads live in src/bench/). */
+import type { Command } from 'commander';
+import { action } from '../shared.js';
+import { runBench } from '../../bench/run.js';
+
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('run the standard workloads (W1–W5, S1) and print a table (--json: one JSON array)')
+    .option('--db <url>', 'store URL to benchmark (default: a fresh SQLite file under ./.spool/bench/)')
+    .option('--workload <ids>', 'comma-separated workloads', 'W1,W2,W3,W4,W5,S1')
+    .option('--reps <n>', 'repetitions per workload (median reported)', '3')
+    .option('--scale <f>', 'multiply every workload size by this factor (quick runs)', '1')
+    .option('--json', 'print one JSON array on stdout')
+    .action(
+      action(async (flags: { db?: string; workload: string; reps: string; scale: string; json?: boolean }) => {
+        await runBench(flags);
+      }),
+    );
+}

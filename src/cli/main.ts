@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+/** The `spool` command line. Every command: --help, one-line errors, non-zero exit on failure. */
+import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import { registerServe } from './commands/serve.js';
+import { registerWork } from './commands/work.js';
+import { registerJobs } from './commands/jobs.js';
+import { registerQueues } from './commands/queues.js';
+import { registerDlq } from './commands/dlq.js';
+import { registerBench } from './commands/bench.js';
+
+const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+const program = new Command('spool')
+  .description('Spool: a queue-first job service (library, server and CLI over one engine)')
+  .version(version)
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+program.configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error: ') ? `spool: ${s.slice(7)}` : s) });
+
+registerServe(program);
+registerWork(program);
+registerJobs(program);
+registerQueues(program);
+registerDlq(program);
+registerBench(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  } else {
+    process.stderr.write(`spool: ${(error as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

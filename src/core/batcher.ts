@@ -1,0 +1,56 @@
+/**
+ * Group commit above the seam: single calls made in the same microtask burst are flushed together as one
+ * `...Many` call; each caller gets its own item's result (or error). One item failing never fails the others
+ * unless the flush itself throws (then every caller of that flush sees the error: nothing was committed).
+ */
+
+export class Batcher<I, R> {
+  readonly #flushMany: (items: I[]) => Promise<Array<R | Error>>;
+  readonly #maxBatch: number;
+  #items: I[] = [];
+  #waiters: Array<{ resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
+  #scheduled = false;
+
+  /** `flushMany` returns one entry per item: a result, or an Error for that item alone. */
+  constructor(flushMany: (items: I[]) => Promise<Array<R | Error>>, opts: { maxBatch?: number } = {}) {
+    this.#flushMany = flushMany;
+    this.#maxBatch = opts.maxBatch ?? 1000;
+  }
+
+  add(item: I): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#items.push(item);
+      this.#waiters.push({ resolve, reject });
+      if (this.#items.length >= this.#maxBatch) this.#flush();
+      else if (!this.#scheduled) {
+        this.#scheduled = true;
+        queueMicrotask(() => this.#flush());
+      }
+    });
+  }
+
+  get pending(): number {
+    return this.#items.length;
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    if (this.#items.length === 0) return;
+    const items = this.#items;
+    const waiters = this.#waiters;
+    this.#items = [];
+    this.#waiters = [];
+    this.#flushMany(items).then(
+      (results) => {
+        for (let i = 0; i < waiters.length; i++) {
+          const r = results[i];
+          if (r instanceof Error) waiters[i]!.reject(r);
+          else waiters[i]!.resolve(r as R);
+        }
+      },
+      (error: unknown) => {
+        for (const w of waiters) w.reject(error);
+      },
+    );
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The job as users see it (library, CLI, HTTP). Stores build these from their rows; timestamps are Dates
+ * (serialised as ISO-8601 UTC strings over HTTP and in `--json`).
+ */
+import type { JobState } from './states.js';
+import type { Priority } from './priority.js';
+
+/** An attempt's error as recorded in history and `lastError`; bounded in size by `toJobError`. */
+export interface JobError {
+  readonly message: string;
+  readonly name?: string;
+  readonly code?: string;
+  readonly stack?: string;
+  readonly retryable?: boolean;
+}
+
+export interface HistoryEntry {
+  readonly state: JobState;
+  readonly at: Date;
+  readonly attempt: number;
+  readonly error?: JobError;
+  /** Why the transition happened when it is not obvious from the states (e.g. `lease-expired`, `replay`). */
+  readonly reason?: string;
+}
+
+export interface Job<P = unknown> {
+  readonly id: string;
+  readonly queue: string;
+  readonly type: string | null;
+  readonly version: number;
+  readonly state: JobState;
+  readonly priority: Priority;
+  readonly orderingKey: string | null;
+  readonly groupKey: string | null;
+  readonly correlationId: string | null;
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly createdAt: Date;
+  readonly runAt: Date;
+  readonly startedAt: Date | null;
+  readonly finishedAt: Date | null;
+  readonly progress: unknown;
+  readonly result: unknown;
+  readonly lastError: JobError | null;
+  readonly payload: P;
+  readonly history: readonly HistoryEntry[];
+}
+
+const MAX_MESSAGE = 2000;
+const MAX_STACK = 4000;
+
+/** Normalise anything thrown into a bounded JobError. */
+export function toJobError(thrown: unknown, retryable?: boolean): JobError {
+  const base = (() => {
+    if (thrown instanceof Error) {
+      const code = (thrown as { code?: unknown }).code;
+      return {
+        message: truncate(thrown.message || String(thrown), MAX_MESSAGE),
+        name: thrown.name,
+        ...(typeof code === 'string' ? { code } : {}),
+        ...(thrown.stack ? { stack: truncate(thrown.stack, MAX_STACK) } : {}),
+      };
+    }
+    if (thrown && typeof thrown === 'object' && typeof (thrown as { message?: unknown }).message === 'string') {
+      return { message: truncate((thrown as { message: string }).message, MAX_MESSAGE) };
+    }
+    return { message: truncate(String(thrown), MAX_MESSAGE) };
+  })();
+  return retryable === undefined ? base : { ...base, retryable };
+}
+
+function truncate(s: string, n: number): string {
+  return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
+}
+
+/**
+ * Throw this (or any error with `retryable: false`) from a handler to send the job straight to the DLQ,
+ * whatever attempts it has left.
+ */
+export class NonRetryableError extends Error {
+  readonly retryable = false;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NonRetryableError';
+  }
+}
+
+export function isNonRetryable(thrown: unknown): boolean {
+  return !!thrown && typeof thrown === 'object' && (thrown as { retryable?: unknown }).retryable === false;
+}

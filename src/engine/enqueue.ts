@@ -1,0 +1,142 @@
+/**
+ * Turning a user's enqueue call into the store's insert params: validation (queue name, priority, keys,
+ * timing, payload schema of the job type), JSON serialisation, and the idempotency fingerprint.
+ */
+import { InvalidArgumentError } from '../core/errors.js';
+import { fingerprint } from '../core/fingerprint.js';
+import { uuidv7 } from '../core/ids.js';
+import { DEFAULT_PRIORITY, isPriority, type Priority } from '../core/priority.js';
+import { isValidQueueName } from '../core/queue-config.js';
+import type { BackoffPolicy } from '../core/retry.js';
+import type { JobInsertParams } from '../storage/store.js';
+import { currentVersion, validatePayload, type JobTypeRegistry } from './job-types.js';
+
+export interface EnqueueOptions {
+  /** Job type (a defined one gets its schema checked and its defaults applied). */
+  readonly type?: string;
+  /** Payload version (default: the type's current version, else 1). */
+  readonly version?: number;
+  readonly priority?: Priority;
+  /** Start no earlier than this (Date, ISO-8601 string or ms since epoch). */
+  readonly runAt?: Date | string | number;
+  readonly delaySeconds?: number;
+  readonly orderingKey?: string;
+  readonly groupKey?: string;
+  readonly correlationId?: string;
+  readonly maxAttempts?: number;
+  readonly backoff?: Partial<BackoffPolicy>;
+  readonly timeoutSeconds?: number;
+  readonly leaseSeconds?: number;
+  /** Same key + same request on the same queue → the original job; a different request → an error. */
+  readonly idempotencyKey?: string;
+  /** Extra data carried with the job and handed back at run time (e.g. callbackUrl, traceparent). */
+  readonly meta?: Readonly<Record<string, string>>;
+}
+
+export interface EnqueueItem extends EnqueueOptions {
+  readonly queue: string;
+  readonly payload: unknown;
+}
+
+const MAX_KEY_LENGTH = 256;
+
+function optionalKey(name: string, value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_KEY_LENGTH) {
+    throw new InvalidArgumentError(`${name} must be a string of 1–${MAX_KEY_LENGTH} characters`);
+  }
+  return value;
+}
+
+function toRunAt(value: Date | string | number): number {
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : value;
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new InvalidArgumentError('runAt must be a valid date');
+  return ms;
+}
+
+function positiveInt(name: string, value: unknown, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new InvalidArgumentError(`${name} must be an integer between 1 and ${max}`);
+  }
+  return value;
+}
+
+function positiveNumber(name: string, value: unknown, max: number, min = 0): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`${name} must be a number between ${min} and ${max}`);
+  }
+  return value;
+}
+
+export function prepareInsert(item: EnqueueItem, types: JobTypeRegistry): JobInsertParams {
+  if (!isValidQueueName(item.queue)) throw new InvalidArgumentError(`invalid queue name "${String(item.queue)}"`);
+  const type = optionalKey('type', item.type);
+  const def = type ? types.get(type) : undefined;
+  if (def && def.queue !== item.queue) {
+    throw new InvalidArgumentError(`job type "${type}" belongs to queue "${def.queue}", not "${item.queue}"`);
+  }
+  const version = positiveInt('version', item.version, 1_000_000) ?? (def ? currentVersion(def) : 1);
+  if (item.payload === undefined) throw new InvalidArgumentError('payload is required (use null for none)');
+  if (def) validatePayload(def, item.payload, version);
+  let payloadJson: string;
+  try {
+    payloadJson = JSON.stringify(item.payload);
+  } catch (error) {
+    throw new InvalidArgumentError(`payload is not JSON-serialisable: ${(error as Error).message}`);
+  }
+  const priority = item.priority ?? def?.priority ?? DEFAULT_PRIORITY;
+  if (!isPriority(priority)) throw new InvalidArgumentError('priority must be one of critical, high, normal, low');
+  if (item.runAt !== undefined && item.delaySeconds !== undefined) {
+    throw new InvalidArgumentError('give runAt or delaySeconds, not both');
+  }
+  const delaySeconds = positiveNumber('delaySeconds', item.delaySeconds, 10 * 365 * 86400);
+  const maxAttempts = positiveInt('maxAttempts', item.maxAttempts, 1000) ?? def?.maxAttempts ?? null;
+  const leaseSeconds = positiveNumber('leaseSeconds', item.leaseSeconds, 86400, 1) ?? def?.leaseSeconds;
+  const timeoutSeconds = positiveNumber('timeoutSeconds', item.timeoutSeconds, 7 * 86400) ?? def?.timeoutSeconds;
+  const backoff = item.backoff ?? def?.backoff;
+  const options: Record<string, unknown> = {};
+  if (backoff) options['backoff'] = backoff;
+  if (timeoutSeconds !== undefined) options['timeoutSeconds'] = timeoutSeconds;
+  if (item.meta) options['meta'] = item.meta;
+  const idempotencyKey = optionalKey('idempotencyKey', item.idempotencyKey);
+  const orderingKey = optionalKey('orderingKey', item.orderingKey);
+  const groupKey = optionalKey('groupKey', item.groupKey);
+  const correlationId = optionalKey('correlationId', item.correlationId);
+  const runAt = item.runAt !== undefined ? toRunAt(item.runAt) : null;
+
+  return {
+    id: uuidv7(),
+    queue: item.queue,
+    type,
+    version,
+    payloadJson,
+    priority,
+    runAt,
+    delayMs: delaySeconds !== undefined ? Math.round(delaySeconds * 1000) : null,
+    orderingKey,
+    groupKey,
+    correlationId,
+    maxAttempts,
+    leaseMs: leaseSeconds !== undefined ? Math.round(leaseSeconds * 1000) : null,
+    optionsJson: Object.keys(options).length > 0 ? JSON.stringify(options) : null,
+    idempotency: idempotencyKey
+      ? {
+          key: idempotencyKey,
+          fingerprint: fingerprint({
+            type,
+            version,
+            payload: item.payload,
+            priority,
+            runAt: item.runAt instanceof Date ? item.runAt.toISOString() : item.runAt,
+            delaySeconds,
+            orderingKey,
+            groupKey,
+            correlationId,
+            maxAttempts: item.maxAttempts,
+          }),
+        }
+      : null,
+  };
+}

@@ -1,0 +1,16 @@
+/**
+ * Logging: pino. The library is silent unless given a logger; `spool serve` / `spool work` log JSON to
+ * stderr at SPOOL_LOG_LEVEL (default info).
+ */
+import { pino, type Logger as PinoLogger } from 'pino';
+
+export type Logger = Pick<PinoLogger, 'info' | 'warn' | 'error' | 'debug' | 'child'>;
+
+export const silentLogger: Logger = pino({ level: 'silent' });
+
+export function createLogger(options: { level?: string; name?: string } = {}): Logger {
+  return pino(
+    { level: options.level ?? process.env['SPOOL_LOG_LEVEL'] ?? 'info', name: options.name ?? 'spool' },
+    pino.destination({ dest: 2, sync: false }),
+  );
+}

@@ -1,0 +1,325 @@
+/**
+ * The engine facade — the library itself. Opens a store by URL, declares queues and job types, enqueues
+ * (alone, in batches, inside the caller's transaction), runs workers in-process and reads status. The CLI
+ * and the server are thin adapters over this class; none of them reaches past it into the store.
+ *
+ * Group commit: concurrent `enqueue` calls are gathered by a Batcher into one `jobInsertMany`, and the
+ * SQLite store commits everything written in one event-loop turn together, so each caller's promise
+ * resolves after a shared fsync.
+ */
+import type { Static, TSchema } from 'typebox';
+import { Batcher } from './core/batcher.js';
+import type { Clock } from './core/clock.js';
+import {
+  InvalidArgumentError,
+  InvalidTransitionError,
+  JobNotFoundError,
+  QueueNotFoundError,
+  SpoolError,
+  ValidationError,
+} from './core/errors.js';
+import type { Job } from './core/job.js';
+import { isValidQueueName, QueueConfigSchema, type QueueConfig } from './core/queue-config.js';
+import type { JobState } from './core/states.js';
+import { assertValid } from './core/validation.js';
+import { prepareInsert, type EnqueueItem, type EnqueueOptions } from './engine/enqueue.js';
+import { JobTypeRegistry, type JobTypeDefinition } from './engine/job-types.js';
+import { silentLogger, type Logger } from './logger.js';
+import { DEFAULT_STORE_URL, openStore } from './storage/open-store.js';
+import type { JobInsertParams, JobInsertResult, JobReceipt, QueueRecord, QueueStats, Store, StoreTx } from './storage/store.js';
+import type { ResolvedHandler } from './worker/executor.js';
+import type { Handler } from './worker/handler.js';
+import { Worker, type WorkerOptions } from './worker/runtime.js';
+
+export interface SpoolOptions {
+  /** Store URL (`sqlite:PATH`, default `sqlite:./.spool/spool.db`). Ignored when `store` is given. */
+  readonly url?: string;
+  /** An already-open store (tests, or sharing one store between facades). */
+  readonly store?: Store;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+export interface EnqueueResult extends JobReceipt {
+  /** True when an idempotency key matched an earlier, identical request: no new job was created. */
+  readonly replayed: boolean;
+}
+
+export interface EnqueueManyOptions {
+  /** All-or-nothing: one invalid item rejects the whole batch and nothing is written. */
+  readonly atomic?: boolean;
+  /** The caller's open transaction (SQLite: a better-sqlite3 Database on the same file, inside BEGIN). */
+  readonly tx?: StoreTx;
+}
+
+export interface QueueInfo extends QueueRecord {
+  readonly stats: QueueStats;
+}
+
+/** A defined job type, with typed shortcuts. */
+export interface JobType<P, R = unknown> {
+  readonly definition: JobTypeDefinition<P, R>;
+  enqueue(payload: P, options?: Omit<EnqueueOptions, 'type'> & { tx?: StoreTx }): Promise<EnqueueResult>;
+}
+
+export interface WorkOptions extends Partial<WorkerOptions> {
+  /** Handlers by job type or by queue name (used for jobs whose type has no defined handler). */
+  readonly handlers?: Readonly<Record<string, Handler>>;
+}
+
+export class Spool {
+  readonly store: Store;
+  readonly log: Logger;
+  readonly #types = new JobTypeRegistry();
+  readonly #queueHandlers = new Map<string, Handler>();
+  readonly #workers = new Set<Worker>();
+  readonly #ownsStore: boolean;
+  readonly #inserts: Batcher<JobInsertParams, EnqueueResult>;
+  #closed = false;
+
+  private constructor(store: Store, log: Logger, ownsStore: boolean) {
+    this.store = store;
+    this.log = log;
+    this.#ownsStore = ownsStore;
+    this.#inserts = new Batcher((items) => this.#insertMany(items));
+  }
+
+  /** Open a store by URL (migrating it) and return the facade. */
+  static async open(urlOrOptions: string | SpoolOptions = {}): Promise<Spool> {
+    const options: SpoolOptions = typeof urlOrOptions === 'string' ? { url: urlOrOptions } : urlOrOptions;
+    const log = options.logger ?? silentLogger;
+    if (options.store) return new Spool(options.store, log, false);
+    const store = await openStore(options.url ?? DEFAULT_STORE_URL, options.clock ? { clock: options.clock } : {});
+    return new Spool(store, log, true);
+  }
+
+  // ── queues ──────────────────────────────────────────────────────────────────────────────────────────
+
+  /** Create or update a queue (idempotent). Unknown or out-of-range settings are a ValidationError. */
+  async declareQueue(name: string, config: QueueConfig = {}): Promise<QueueRecord & { created: boolean }> {
+    if (!isValidQueueName(name)) throw new InvalidArgumentError(`invalid queue name "${String(name)}" (allowed: [A-Za-z0-9][A-Za-z0-9._-]{0,63})`);
+    assertValid(QueueConfigSchema, config, 'queue config');
+    const { created, queue } = await this.store.queueUpsert({ name, config });
+    return { ...queue, created };
+  }
+
+  async getQueue(name: string): Promise<QueueInfo> {
+    const queue = await this.store.queueGet(name);
+    if (!queue) throw new QueueNotFoundError(name);
+    const [stats] = await this.store.queueStatsGet({ queues: [name] });
+    return { ...queue, stats: stats! };
+  }
+
+  async listQueues(): Promise<QueueInfo[]> {
+    const queues = await this.store.queueList();
+    const stats = await this.store.queueStatsGet({ queues: queues.map((q) => q.name) });
+    return queues.map((q, i) => ({ ...q, stats: stats[i]! }));
+  }
+
+  async pauseQueue(name: string): Promise<QueueRecord> {
+    const q = await this.store.queueSetPaused({ name, paused: true });
+    if (!q) throw new QueueNotFoundError(name);
+    return q;
+  }
+
+  async resumeQueue(name: string): Promise<QueueRecord> {
+    const q = await this.store.queueSetPaused({ name, paused: false });
+    if (!q) throw new QueueNotFoundError(name);
+    return q;
+  }
+
+  // ── job types and handlers ──────────────────────────────────────────────────────────────────────────
+
+  defineJob<S extends TSchema, R = unknown>(def: JobTypeDefinition<Static<S>, R> & { schema: S }): JobType<Static<S>, R>;
+  defineJob<P = unknown, R = unknown>(def: JobTypeDefinition<P, R>): JobType<P, R>;
+  defineJob<P, R>(def: JobTypeDefinition<P, R>): JobType<P, R> {
+    if (!isValidQueueName(def.queue)) throw new InvalidArgumentError(`invalid queue name "${String(def.queue)}"`);
+    this.#types.define(def as JobTypeDefinition);
+    return {
+      definition: def,
+      enqueue: (payload, options = {}) => {
+        const { tx, ...rest } = options;
+        return tx === undefined
+          ? this.enqueue(def.queue, payload, { ...rest, type: def.type })
+          : this.enqueueMany([{ ...rest, queue: def.queue, payload, type: def.type }], { tx }).then((r) => r[0]!);
+      },
+    };
+  }
+
+  /** Handle jobs of a queue that have no type, or a type without its own handler. */
+  handle(queue: string, handler: Handler): void {
+    if (!isValidQueueName(queue)) throw new InvalidArgumentError(`invalid queue name "${String(queue)}"`);
+    this.#queueHandlers.set(queue, handler);
+  }
+
+  // ── enqueue ─────────────────────────────────────────────────────────────────────────────────────────
+
+  /** Durably enqueue one job; resolves after the commit. */
+  enqueue(queue: string, payload: unknown, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+    if (this.#closed) return Promise.reject(new SpoolError('store_closed', 'spool is closed'));
+    let params: JobInsertParams;
+    try {
+      params = prepareInsert({ ...options, queue, payload }, this.#types);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#inserts.add(params);
+  }
+
+  /**
+   * Enqueue several jobs in one transaction. Without `atomic`, each item succeeds or fails on its own
+   * (the result array holds an Error for a failed item only when `settle` is used; otherwise the first
+   * failure rejects). With `tx`, the jobs commit or roll back with the caller's transaction.
+   */
+  async enqueueMany(items: readonly EnqueueItem[], options: EnqueueManyOptions = {}): Promise<EnqueueResult[]> {
+    const settled = await this.enqueueManySettled(items, options);
+    const failed = settled.find((r): r is Error => r instanceof Error);
+    if (failed) throw failed;
+    return settled as EnqueueResult[];
+  }
+
+  /** Like enqueueMany, but returns each item's result or Error instead of rejecting. */
+  async enqueueManySettled(items: readonly EnqueueItem[], options: EnqueueManyOptions = {}): Promise<Array<EnqueueResult | Error>> {
+    if (this.#closed) throw new SpoolError('store_closed', 'spool is closed');
+    const prepared: Array<JobInsertParams | Error> = items.map((item) => {
+      try {
+        return prepareInsert(item, this.#types);
+      } catch (error) {
+        return error as Error;
+      }
+    });
+    const firstBad = prepared.findIndex((p) => p instanceof Error);
+    if (options.atomic && firstBad >= 0) {
+      const error = prepared[firstBad] as Error;
+      if (error instanceof ValidationError) {
+        throw new ValidationError(`item ${firstBad}: ${error.message}`, error.errors.map((e) => ({ ...e, path: `/jobs/${firstBad}${e.path}` })));
+      }
+      throw error;
+    }
+    const valid = prepared.filter((p): p is JobInsertParams => !(p instanceof Error));
+    const results = await this.store.jobInsertMany({
+      jobs: valid,
+      ...(options.atomic ? { atomic: true } : {}),
+      ...(options.tx !== undefined ? { tx: options.tx } : {}),
+    });
+    if (options.atomic) {
+      const bad = results.find((r) => !r.ok);
+      if (bad && !bad.ok) throw bad.error;
+    }
+    let k = 0;
+    return prepared.map((p) => (p instanceof Error ? p : toEnqueueResult(results[k++]!)));
+  }
+
+  async #insertMany(items: JobInsertParams[]): Promise<Array<EnqueueResult | Error>> {
+    const results = await this.store.jobInsertMany({ jobs: items });
+    let scheduled = false;
+    const out = results.map((r) => {
+      const e = toEnqueueResult(r);
+      if (!(e instanceof Error) && e.state === 'scheduled') scheduled = true;
+      return e;
+    });
+    if (scheduled) for (const w of this.#workers) w.maintainer?.nudgeScheduler();
+    return out;
+  }
+
+  // ── status and operations ───────────────────────────────────────────────────────────────────────────
+
+  async getJob(id: string): Promise<Job> {
+    const [job] = await this.store.jobGetMany({ ids: [id] });
+    if (!job) throw new JobNotFoundError(id);
+    return job;
+  }
+
+  async listJobs(filter: { queue?: string; state?: JobState; type?: string; correlationId?: string; limit?: number; cursor?: string | null } = {}) {
+    return this.store.jobList({ ...filter, limit: filter.limit ?? 50 });
+  }
+
+  /** Cancel a waiting job (scheduled, queued, retrying). Active or finished jobs: InvalidTransitionError. */
+  async cancel(id: string): Promise<Job> {
+    const [r] = await this.store.jobCancelMany({ ids: [id] });
+    if (!r || r.state === null) throw new JobNotFoundError(id);
+    if (!r.ok) throw new InvalidTransitionError(id, r.state, 'cancel');
+    return this.getJob(id);
+  }
+
+  /** Wait until a job is terminal (or the timeout passes); returns the job as last seen. */
+  async waitFor(id: string, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<Job> {
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+    for (;;) {
+      const job = await this.getJob(id);
+      if (job.state === 'completed' || job.state === 'dead' || job.state === 'cancelled' || Date.now() >= deadline) return job;
+      await new Promise((r) => setTimeout(r, options.pollMs ?? 50));
+    }
+  }
+
+  readonly dlq = {
+    list: async (queue: string, options: { limit?: number; cursor?: string | null } = {}) => {
+      if (!(await this.store.queueGet(queue))) throw new QueueNotFoundError(queue);
+      return this.store.jobList({ queue, state: 'dead', limit: options.limit ?? 50, cursor: options.cursor ?? null });
+    },
+    /** Replay dead jobs (by id, or all): back to queued with attempts reset; recorded in their history. */
+    replay: async (queue: string, options: { ids?: readonly string[]; all?: boolean; dryRun?: boolean }) => {
+      if (!options.ids && !options.all) throw new InvalidArgumentError('give ids or all: true');
+      if (!options.all) return this.store.jobReplayDead({ queue, ...options });
+      if (options.dryRun) {
+        const [stats] = await this.store.queueStatsGet({ queues: [queue] });
+        if (!(await this.store.queueGet(queue))) throw new QueueNotFoundError(queue);
+        return { count: stats?.counts.dead ?? 0, ids: [] as string[] };
+      }
+      let count = 0;
+      const ids: string[] = [];
+      for (;;) {
+        const r = await this.store.jobReplayDead({ queue, all: true, limit: 1000 });
+        count += r.count;
+        if (ids.length < 10_000) ids.push(...r.ids);
+        if (r.count < 1000) return { count, ids };
+      }
+    },
+    purge: async (queue: string, id: string): Promise<boolean> => this.store.jobDeleteDead({ queue, id }),
+  };
+
+  async stats(queue?: string): Promise<QueueStats[]> {
+    return this.store.queueStatsGet(queue ? { queues: [queue] } : {});
+  }
+
+  // ── workers ─────────────────────────────────────────────────────────────────────────────────────────
+
+  /** Start an in-process worker for the given queues (default: every queue with a defined job type or handler). */
+  async work(options: WorkOptions = {}): Promise<Worker> {
+    const handlers = options.handlers ?? {};
+    const queues =
+      options.queues ??
+      [...new Set([...this.#types.all().map((t) => t.queue), ...this.#queueHandlers.keys(), ...Object.keys(handlers).filter(isValidQueueName)])];
+    if (queues.length === 0) throw new InvalidArgumentError('no queues to work on: define job types, call handle(), or pass queues');
+    for (const q of queues) if (!(await this.store.queueGet(q))) throw new QueueNotFoundError(q);
+    const worker = new Worker(
+      {
+        store: this.store,
+        log: this.log,
+        jobType: (type) => (type ? this.#types.get(type) : undefined),
+        resolve: (job): ResolvedHandler | undefined => {
+          const def = job.type ? this.#types.get(job.type) : undefined;
+          const handler = (job.type ? (handlers[job.type] ?? def?.handler) : undefined) ?? handlers[job.queue] ?? this.#queueHandlers.get(job.queue);
+          if (!handler) return undefined;
+          return def ? { handler, def } : { handler };
+        },
+      },
+      { ...options, queues },
+    );
+    this.#workers.add(worker);
+    await worker.start();
+    return worker;
+  }
+
+  /** Stop every worker (gracefully) and close the store if this facade opened it. */
+  async close(options: { graceMs?: number } = {}): Promise<void> {
+    if (this.#closed) return;
+    await Promise.all([...this.#workers].map((w) => w.stop(options)));
+    this.#closed = true;
+    if (this.#ownsStore) await this.store.close();
+  }
+}
+
+function toEnqueueResult(r: JobInsertResult): EnqueueResult | Error {
+  return r.ok ? { ...r.receipt, replayed: r.replayed } : r.error;
+}

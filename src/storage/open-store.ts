@@ -1,0 +1,44 @@
+/**
+ * Store URLs → Store instances. `sqlite:PATH` (relative to the working directory, or absolute) is the
+ * embedded default; `postgres://…` arrives with the PostgreSQL driver.
+ */
+import { resolve } from 'node:path';
+import type { Clock } from '../core/clock.js';
+import { InvalidArgumentError, UnsupportedStoreError } from '../core/errors.js';
+import type { Store } from './store.js';
+import { SqliteStore } from './sqlite/sqlite-store.js';
+
+export const DEFAULT_STORE_URL = 'sqlite:./.spool/spool.db';
+
+export interface OpenStoreOptions {
+  readonly clock?: Clock;
+  /** Apply pending migrations (default true). */
+  readonly migrate?: boolean;
+}
+
+export function parseStoreUrl(url: string): { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string } {
+  const trimmed = url.trim();
+  if (trimmed === '') throw new InvalidArgumentError('store URL is empty');
+  if (/^postgres(ql)?:\/\//i.test(trimmed)) return { kind: 'postgres', url: trimmed };
+  if (/^sqlite:/i.test(trimmed)) {
+    let path = trimmed.slice('sqlite:'.length);
+    if (path.startsWith('//')) path = path.slice(2); // sqlite:///abs/path and sqlite://rel/path
+    if (path === '') throw new InvalidArgumentError(`store URL "${url}" has no file path`);
+    return { kind: 'sqlite', path: path === ':memory:' ? path : resolve(path) };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) throw new UnsupportedStoreError(`unsupported store URL scheme in "${url}" (use sqlite:PATH or postgres://…)`);
+  return { kind: 'sqlite', path: resolve(trimmed) };
+}
+
+export async function openStore(url: string = DEFAULT_STORE_URL, options: OpenStoreOptions = {}): Promise<Store> {
+  const parsed = parseStoreUrl(url);
+  if (parsed.kind === 'postgres') throw new UnsupportedStoreError('the PostgreSQL store is not available in this build yet');
+  const store = new SqliteStore({ path: parsed.path, ...(options.clock ? { clock: options.clock } : {}) });
+  try {
+    if (options.migrate !== false) await store.migrate();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}

@@ -1,0 +1,320 @@
+/**
+ * The hot-path job writes for SQLite: insert, claim, complete, fail, release, extend, progress.
+ * Each function runs inside a write transaction owned by the WriteCoalescer (or, for transactional
+ * enqueue, the caller's own). Every state change is a compare-and-set: `WHERE id = ? AND state = 'active'
+ * AND lease_token = ?` — a late ack, a reaper racing a completion or a worker that lost its lease changes
+ * nothing and is told so.
+ */
+import { IdempotencyKeyReusedError, QueueNotFoundError, type SpoolError } from '../../core/errors.js';
+import { claimOrder, priorityTier } from '../../core/priority.js';
+import { agingSecondsOf, DEFAULTS, retentionOf, type QueueConfig } from '../../core/queue-config.js';
+import type { JobState } from '../../core/states.js';
+import type {
+  ClaimedJob,
+  FencedResult,
+  JobClaimManyParams,
+  JobCompleteParams,
+  JobExtendParams,
+  JobExtendResult,
+  JobFailParams,
+  JobInsertParams,
+  JobInsertResult,
+  JobLeaseParams,
+  JobReceipt,
+} from '../store.js';
+import type { Conn } from './connection.js';
+import { ensureOrderingHead, fillGroupSlots, groupHoldFor, HOLD_NONE, HOLD_ORDERING, nextOrderingSeq } from './gates.js';
+import { historyEvent } from './job-rows.js';
+import { queueConfig } from './queue-rows.js';
+import type { TxContext } from './write-coalescer.js';
+
+/** Thrown inside an atomic insert so the coalescer rolls the whole batch back; carries the item index. */
+export class AtomicInsertError extends Error {
+  readonly index: number;
+  readonly error: SpoolError;
+  constructor(index: number, error: SpoolError) {
+    super(error.message);
+    this.index = index;
+    this.error = error;
+  }
+}
+
+export function insertJobs(ctx: TxContext, jobs: readonly JobInsertParams[], atomic: boolean): JobInsertResult[] {
+  const { conn, now } = ctx;
+  const results: JobInsertResult[] = [];
+  const configs = new Map<string, QueueConfig | null>();
+  const insert = conn.stmt(
+    `INSERT INTO jobs (id, queue, type, version, state, priority, prank, sort_at, hold, run_at, ordering_key, okey_seq,
+       group_key, correlation_id, attempts, max_attempts, lease_ms, created_at, payload, options, history)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
+  );
+
+  for (let i = 0; i < jobs.length; i++) {
+    const job = jobs[i]!;
+    let config = configs.get(job.queue);
+    if (config === undefined) configs.set(job.queue, (config = queueConfig(conn, job.queue)));
+    if (!config) {
+      const error = new QueueNotFoundError(job.queue);
+      if (atomic) throw new AtomicInsertError(i, error);
+      results.push({ ok: false, error });
+      continue;
+    }
+
+    if (job.idempotency) {
+      const existing = conn
+        .stmt('SELECT fingerprint, job_id, receipt, expires_at FROM idempotency_keys WHERE queue = ? AND key = ?')
+        .get(job.queue, job.idempotency.key) as { fingerprint: string; job_id: string; receipt: string; expires_at: number } | undefined;
+      if (existing && existing.expires_at > now) {
+        if (existing.fingerprint !== job.idempotency.fingerprint) {
+          const error = new IdempotencyKeyReusedError(job.idempotency.key, existing.job_id);
+          if (atomic) throw new AtomicInsertError(i, error);
+          results.push({ ok: false, error });
+        } else {
+          results.push({ ok: true, replayed: true, receipt: decodeReceipt(existing.receipt) });
+        }
+        continue;
+      }
+    }
+
+    const runAt = job.runAt ?? now + (job.delayMs ?? 0);
+    const state: JobState = runAt > now ? 'scheduled' : 'queued';
+    const order = claimOrder(job.priority, runAt, agingSecondsOf(config));
+    let hold = HOLD_NONE;
+    let okeySeq: number | null = null;
+    if (job.orderingKey != null) {
+      hold = HOLD_ORDERING; // ensureOrderingHead below opens it if this job is the key's head
+      okeySeq = nextOrderingSeq(conn);
+    } else if (state === 'queued' && job.groupKey != null) {
+      hold = groupHoldFor(conn, job.queue, job.groupKey, config, { prank: order.rank, sort_at: order.sortAt });
+    }
+
+    insert.run(
+      job.id,
+      job.queue,
+      job.type,
+      job.version,
+      state,
+      priorityTier(job.priority),
+      order.rank,
+      order.sortAt,
+      hold,
+      runAt,
+      job.orderingKey,
+      okeySeq,
+      job.groupKey,
+      job.correlationId,
+      job.maxAttempts ?? config.maxAttempts ?? DEFAULTS.maxAttempts,
+      job.leaseMs,
+      now,
+      job.payloadJson,
+      job.optionsJson,
+      historyEvent(state, now, 0),
+    );
+    if (job.orderingKey != null) ensureOrderingHead(conn, job.queue, job.orderingKey, config);
+
+    const receipt: JobReceipt = { id: job.id, queue: job.queue, state, createdAt: new Date(now), runAt: new Date(runAt) };
+    if (job.idempotency) {
+      const retention = retentionOf(config);
+      const keepMs = Math.max(DEFAULTS.idempotencySeconds, retention.completedSeconds, retention.deadSeconds) * 1000;
+      conn
+        .stmt(
+          `INSERT OR REPLACE INTO idempotency_keys (queue, key, fingerprint, job_id, receipt, expires_at)
+           VALUES (?, ?, ?, ?, ?, ?)`,
+        )
+        .run(job.queue, job.idempotency.key, job.idempotency.fingerprint, job.id, encodeReceipt(receipt), now + keepMs);
+    }
+    ctx.count(job.queue, state, 1);
+    ctx.count(job.queue, 'total:enqueued', 1);
+    if (state === 'queued') ctx.wake(job.queue);
+    results.push({ ok: true, replayed: false, receipt });
+  }
+  return results;
+}
+
+function encodeReceipt(r: JobReceipt): string {
+  return JSON.stringify({ id: r.id, queue: r.queue, state: r.state, createdAt: r.createdAt.getTime(), runAt: r.runAt.getTime() });
+}
+
+function decodeReceipt(text: string): JobReceipt {
+  const r = JSON.parse(text) as { id: string; queue: string; state: JobState; createdAt: number; runAt: number };
+  return { id: r.id, queue: r.queue, state: r.state, createdAt: new Date(r.createdAt), runAt: new Date(r.runAt) };
+}
+
+interface ClaimRow {
+  id: string;
+  queue: string;
+  type: string | null;
+  version: number;
+  payload: string;
+  priority: number;
+  ordering_key: string | null;
+  group_key: string | null;
+  correlation_id: string | null;
+  attempts: number;
+  max_attempts: number;
+  lease_token: string;
+  lease_expires_at: number;
+  created_at: number;
+  run_at: number;
+  options: string | null;
+  prank: number;
+  sort_at: number;
+  seq: number;
+}
+
+/** True when the queue has a claimable job (a read outside any transaction; lets idle fetchers skip writes). */
+export function hasClaimable(conn: Conn, queue: string): boolean {
+  return !!conn.stmt(`SELECT 1 FROM jobs WHERE queue = ? AND state = 'queued' AND hold = 0 LIMIT 1`).get(queue);
+}
+
+export function claimJobs(ctx: TxContext, params: JobClaimManyParams): ClaimedJob[] {
+  const { conn, now } = ctx;
+  const paused = conn.stmt('SELECT paused FROM queues WHERE name = ?').get(params.queue) as { paused: number } | undefined;
+  if (!paused || paused.paused === 1 || params.max <= 0) return [];
+  const rows = conn
+    .stmt(
+      `UPDATE jobs SET state = 'active', attempts = attempts + 1,
+         lease_token = lower(hex(randomblob(16))),
+         lease_expires_at = @now + coalesce(lease_ms, @leaseMs),
+         started_at = @now,
+         history = history || ',{"s":"active","t":' || @now || ',"a":' || (attempts + 1) || '}'
+       WHERE seq IN (
+         SELECT seq FROM jobs WHERE queue = @queue AND state = 'queued' AND hold = 0
+         ORDER BY prank, sort_at, seq LIMIT @max)
+       RETURNING id, queue, type, version, payload, priority, ordering_key, group_key, correlation_id, attempts,
+         max_attempts, lease_token, lease_expires_at, created_at, run_at, options, prank, sort_at, seq`,
+    )
+    .all({ now, leaseMs: params.leaseMs, queue: params.queue, max: params.max }) as ClaimRow[];
+  if (rows.length === 0) return [];
+  rows.sort((a, b) => a.prank - b.prank || a.sort_at - b.sort_at || a.seq - b.seq);
+  ctx.count(params.queue, 'queued', -rows.length);
+  ctx.count(params.queue, 'active', rows.length);
+  return rows.map((r) => ({
+    id: r.id,
+    queue: r.queue,
+    type: r.type,
+    version: r.version,
+    payloadJson: r.payload,
+    priority: (['critical', 'high', 'normal', 'low'] as const)[r.priority] ?? 'normal',
+    orderingKey: r.ordering_key,
+    groupKey: r.group_key,
+    correlationId: r.correlation_id,
+    attempt: r.attempts,
+    maxAttempts: r.max_attempts,
+    leaseToken: r.lease_token,
+    leaseExpiresAt: r.lease_expires_at,
+    createdAt: r.created_at,
+    runAt: r.run_at,
+    optionsJson: r.options,
+  }));
+}
+
+interface LeftActive {
+  queue: string;
+  ordering_key: string | null;
+  group_key: string | null;
+}
+
+function currentState(conn: Conn, id: string): JobState | null {
+  const row = conn.stmt('SELECT state FROM jobs WHERE id = ?').get(id) as { state: JobState } | undefined;
+  return row?.state ?? null;
+}
+
+/** Re-open gates after a job left `active` (its group slot is free; its ordering key may move on). */
+function afterLeavingActive(ctx: TxContext, row: LeftActive, to: JobState): void {
+  if (row.ordering_key == null && row.group_key == null) return;
+  const config = queueConfig(ctx.conn, row.queue);
+  if (!config) return;
+  if (row.group_key != null && to !== 'queued') fillGroupSlots(ctx.conn, row.queue, row.group_key, config);
+  if (row.ordering_key != null && to !== 'retrying' && to !== 'queued') ensureOrderingHead(ctx.conn, row.queue, row.ordering_key, config);
+  ctx.wake(row.queue);
+}
+
+export function completeJobs(ctx: TxContext, jobs: readonly JobCompleteParams[]): FencedResult[] {
+  const { conn, now } = ctx;
+  const update = conn.stmt(
+    `UPDATE jobs SET state = 'completed', finished_at = @now, result = @result, lease_token = NULL, lease_expires_at = NULL,
+       history = history || ',{"s":"completed","t":' || @now || ',"a":' || attempts || '}'
+     WHERE id = @id AND state = 'active' AND lease_token = @token
+     RETURNING queue, ordering_key, group_key`,
+  );
+  return jobs.map((j) => {
+    const row = update.get({ now, result: j.resultJson, id: j.id, token: j.leaseToken }) as LeftActive | undefined;
+    if (!row) return { ok: false, state: currentState(conn, j.id) };
+    ctx.count(row.queue, 'active', -1);
+    ctx.count(row.queue, 'completed', 1);
+    ctx.count(row.queue, 'total:completed', 1);
+    afterLeavingActive(ctx, row, 'completed');
+    return { ok: true };
+  });
+}
+
+export function failJobs(ctx: TxContext, jobs: readonly JobFailParams[]): FencedResult[] {
+  const { conn, now } = ctx;
+  const toRetrying = conn.stmt(
+    `UPDATE jobs SET state = 'retrying', run_at = @runAt, lease_token = NULL, lease_expires_at = NULL, last_error = @error,
+       history = history || ',{"s":"retrying","t":' || @now || ',"a":' || attempts || ',"r":"' || @reason || '","e":' || @error || '}'
+     WHERE id = @id AND state = 'active' AND lease_token = @token
+     RETURNING queue, ordering_key, group_key`,
+  );
+  const toDead = conn.stmt(
+    `UPDATE jobs SET state = 'dead', finished_at = @now, lease_token = NULL, lease_expires_at = NULL, last_error = @error,
+       history = history || ',{"s":"dead","t":' || @now || ',"a":' || attempts || ',"r":"' || @reason || '","e":' || @error || '}'
+     WHERE id = @id AND state = 'active' AND lease_token = @token
+     RETURNING queue, ordering_key, group_key`,
+  );
+  return jobs.map((j) => {
+    const error = JSON.stringify(j.error);
+    const row = (
+      j.to === 'retrying'
+        ? toRetrying.get({ now, runAt: now + Math.max(0, j.retryDelayMs), error, reason: j.reason, id: j.id, token: j.leaseToken })
+        : toDead.get({ now, error, reason: j.reason, id: j.id, token: j.leaseToken })
+    ) as LeftActive | undefined;
+    if (!row) return { ok: false, state: currentState(conn, j.id) };
+    ctx.count(row.queue, 'active', -1);
+    ctx.count(row.queue, j.to, 1);
+    ctx.count(row.queue, 'total:failed', 1);
+    if (j.to === 'dead') ctx.count(row.queue, 'total:dead', 1);
+    afterLeavingActive(ctx, row, j.to);
+    return { ok: true };
+  });
+}
+
+/** Back to `queued` in its old place in line, the attempt not spent (graceful shutdown). */
+export function releaseJobs(ctx: TxContext, jobs: readonly JobLeaseParams[]): FencedResult[] {
+  const { conn, now } = ctx;
+  const update = conn.stmt(
+    `UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_token = NULL, lease_expires_at = NULL,
+       history = history || ',{"s":"queued","t":' || @now || ',"a":' || (attempts - 1) || ',"r":"release"}'
+     WHERE id = @id AND state = 'active' AND lease_token = @token
+     RETURNING queue`,
+  );
+  return jobs.map((j) => {
+    const row = update.get({ now, id: j.id, token: j.leaseToken }) as { queue: string } | undefined;
+    if (!row) return { ok: false, state: currentState(conn, j.id) };
+    ctx.count(row.queue, 'active', -1);
+    ctx.count(row.queue, 'queued', 1);
+    ctx.wake(row.queue);
+    return { ok: true };
+  });
+}
+
+export function extendLeases(ctx: TxContext, jobs: readonly JobExtendParams[]): JobExtendResult[] {
+  const update = ctx.conn.stmt(
+    `UPDATE jobs SET lease_expires_at = @expires WHERE id = @id AND state = 'active' AND lease_token = @token
+     RETURNING lease_expires_at`,
+  );
+  return jobs.map((j) => {
+    const row = update.get({ expires: ctx.now + j.leaseMs, id: j.id, token: j.leaseToken }) as
+      | { lease_expires_at: number }
+      | undefined;
+    return row ? { ok: true, leaseExpiresAt: row.lease_expires_at } : { ok: false, leaseExpiresAt: null };
+  });
+}
+
+export function setProgress(ctx: TxContext, params: JobLeaseParams & { progressJson: string }): FencedResult {
+  const changed = ctx.conn
+    .stmt(`UPDATE jobs SET progress = ? WHERE id = ? AND state = 'active' AND lease_token = ?`)
+    .run(params.progressJson, params.id, params.leaseToken).changes;
+  return changed === 1 ? { ok: true } : { ok: false, state: currentState(ctx.conn, params.id) };
+}

@@ -1,0 +1,156 @@
+/**
+ * Numbered, append-only migrations for the SQLite store. A shipped migration never changes; add a new one.
+ * Applied at open inside BEGIN IMMEDIATE, so processes opening the same file together do not race.
+ *
+ * Index design (the hot path must not slow down as finished jobs pile up):
+ *  - jobs_claim covers only claimable rows (queued, not held by an ordering or group gate), ordered exactly as
+ *    the claim reads them: (queue, prank, sort_at, seq). Scheduled, retrying, active and finished jobs are not
+ *    in it at all.
+ *  - jobs_due / jobs_lease are the maintenance entry points (promotion, lease reaper), also partial.
+ *  - Ordering and group gates get small partial indexes (live jobs with a key only).
+ */
+import type { SqliteDatabase } from './connection.js';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE queues (
+  name TEXT PRIMARY KEY,
+  config TEXT NOT NULL,
+  paused INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE jobs (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  queue TEXT NOT NULL,
+  type TEXT,
+  version INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  prank INTEGER NOT NULL,
+  sort_at INTEGER NOT NULL,
+  hold INTEGER NOT NULL DEFAULT 0,
+  run_at INTEGER NOT NULL,
+  ordering_key TEXT,
+  okey_seq INTEGER,
+  group_key TEXT,
+  correlation_id TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  lease_ms INTEGER,
+  lease_token TEXT,
+  lease_expires_at INTEGER,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  payload TEXT NOT NULL,
+  options TEXT,
+  progress TEXT,
+  result TEXT,
+  last_error TEXT,
+  history TEXT NOT NULL
+) STRICT;
+
+CREATE UNIQUE INDEX jobs_id ON jobs(id);
+CREATE INDEX jobs_claim ON jobs(queue, prank, sort_at, seq) WHERE state = 'queued' AND hold = 0;
+CREATE INDEX jobs_waiting_age ON jobs(queue, run_at) WHERE state = 'queued';
+CREATE INDEX jobs_due ON jobs(run_at) WHERE state IN ('scheduled', 'retrying');
+CREATE INDEX jobs_lease ON jobs(lease_expires_at) WHERE state = 'active';
+CREATE INDEX jobs_finished ON jobs(queue, finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX jobs_dead ON jobs(queue, seq) WHERE state = 'dead';
+CREATE INDEX jobs_correlation ON jobs(correlation_id) WHERE correlation_id IS NOT NULL;
+CREATE INDEX jobs_ordering_live ON jobs(queue, ordering_key, okey_seq)
+  WHERE ordering_key IS NOT NULL AND state IN ('scheduled', 'queued', 'active', 'retrying');
+CREATE INDEX jobs_ordering_heads ON jobs(queue, ordering_key)
+  WHERE ordering_key IS NOT NULL AND hold != 1 AND state IN ('scheduled', 'queued', 'active', 'retrying');
+CREATE INDEX jobs_ordering_dead ON jobs(queue, ordering_key) WHERE ordering_key IS NOT NULL AND state = 'dead';
+CREATE INDEX jobs_group_slots ON jobs(queue, group_key)
+  WHERE group_key IS NOT NULL AND (state = 'active' OR (state = 'queued' AND hold = 0));
+CREATE INDEX jobs_group_held ON jobs(queue, group_key, prank, sort_at, seq)
+  WHERE group_key IS NOT NULL AND state = 'queued' AND hold = 2;
+
+CREATE TABLE queue_counters (
+  queue TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value INTEGER NOT NULL,
+  PRIMARY KEY (queue, name)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE idempotency_keys (
+  queue TEXT NOT NULL,
+  key TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  receipt TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (queue, key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX idempotency_expiry ON idempotency_keys(expires_at);
+
+CREATE TABLE job_steps (
+  job_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (job_id, name)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE spool_sequences (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE leader_leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+`,
+  },
+];
+
+export function migrate(db: SqliteDatabase, now: number): number[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS spool_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`);
+  const applied: number[] = [];
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const current = (db.prepare('SELECT max(version) AS v FROM spool_migrations').get() as { v: number | null }).v ?? 0;
+    const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+    if (current > latest) {
+      throw new Error(`database schema is at version ${current}, newer than this Spool knows (${latest}); upgrade Spool`);
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      db.exec(m.sql);
+      db.prepare('INSERT INTO spool_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, now);
+      applied.push(m.version);
+    }
+    db.exec('COMMIT');
+  } catch (error) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+  return applied;
+}
+
+export function schemaVersion(db: SqliteDatabase): number {
+  try {
+    return (db.prepare('SELECT max(version) AS v FROM spool_migrations').get() as { v: number | null }).v ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

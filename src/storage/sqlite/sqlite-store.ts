@@ -1,0 +1,506 @@
+/**
+ * The SQLite store: embedded, zero set-up, durable (WAL + synchronous=FULL).
+ *
+ * Writes go through the WriteCoalescer (one transaction and one fsync per event-loop turn, per-operation
+ * savepoints); reads run directly on the same connection and see committed data. A second process may open
+ * the same file: writers take turns on SQLite's write lock (BUSY is retried asynchronously) and each process
+ * notices the other's commits through PRAGMA data_version, polled cheaply while anyone is subscribed.
+ */
+import { QueueNotFoundError, SpoolError, StoreClosedError, StoreUnavailableError } from '../../core/errors.js';
+import type { Job } from '../../core/job.js';
+import type { QueueConfig } from '../../core/queue-config.js';
+import { JOB_STATES } from '../../core/states.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import type {
+  ClaimedJob,
+  ExpiredLease,
+  FencedResult,
+  JobCancelResult,
+  JobClaimManyParams,
+  JobCompleteParams,
+  JobExtendParams,
+  JobExtendResult,
+  JobFailParams,
+  JobInsertManyParams,
+  JobInsertResult,
+  JobLeaseParams,
+  JobListParams,
+  JobPage,
+  JobReplayParams,
+  QueueRecord,
+  QueueStats,
+  StateCounts,
+  Store,
+  StoreCapabilities,
+  StoreEvent,
+} from '../store.js';
+import { assertDurable, Conn, configureConnection, isBusyError, openDatabase, readDurability, type SqliteDatabase } from './connection.js';
+import { deleteDead, deleteExpired, deleteExpiredIdempotencyKeys, cancelJobs, promoteDue, replayDead } from './job-admin.js';
+import { rowToJob, type JobRow } from './job-rows.js';
+import {
+  AtomicInsertError,
+  claimJobs,
+  completeJobs,
+  extendLeases,
+  failJobs,
+  hasClaimable,
+  insertJobs,
+  releaseJobs,
+  setProgress,
+} from './job-writes.js';
+import { deadOrderingKeys, ensureOrderingHead, fillGroupSlots, heldGroups } from './gates.js';
+import { migrate, schemaVersion, LATEST_SCHEMA_VERSION } from './migrations.js';
+import { queueRow, rowToQueue } from './queue-rows.js';
+import { TxContext, WriteCoalescer } from './write-coalescer.js';
+
+export interface SqliteStoreOptions {
+  /** File path (or ':memory:' for throwaway tests only; not durable). */
+  readonly path: string;
+  readonly clock?: Clock;
+  /** How often to look for commits by other connections while subscribed. */
+  readonly watchIntervalMs?: number;
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly capabilities: StoreCapabilities;
+  readonly description: string;
+  readonly path: string;
+  readonly #db: SqliteDatabase;
+  readonly #conn: Conn;
+  readonly #clock: Clock;
+  readonly #writer: WriteCoalescer;
+  readonly #listeners = new Set<(e: StoreEvent) => void>();
+  readonly #txConns = new WeakMap<SqliteDatabase, Conn>();
+  readonly #watchIntervalMs: number;
+  #watchTimer: NodeJS.Timeout | null = null;
+  #dataVersion = 0;
+  #closed = false;
+
+  constructor(options: SqliteStoreOptions) {
+    this.path = options.path;
+    this.description = `sqlite:${options.path}`;
+    this.#clock = options.clock ?? systemClock;
+    this.capabilities = { settableClock: true, transactionalEnqueue: true, multiProcess: options.path !== ':memory:' };
+    this.#watchIntervalMs = options.watchIntervalMs ?? 25;
+    this.#db = openDatabase(options.path);
+    this.#conn = new Conn(this.#db);
+    this.#writer = new WriteCoalescer(this.#conn, () => this.#clock.now(), (ctx) => this.#afterCommit(ctx));
+  }
+
+  /** The underlying connection, for the benchmark's durability read-back and tests. */
+  get database(): SqliteDatabase {
+    return this.#db;
+  }
+
+  get writerStats(): { transactions: number; operations: number; busyRetries: number } {
+    return this.#writer.stats;
+  }
+
+  durability(): { synchronous: string; journalMode: string } {
+    return readDurability(this.#db);
+  }
+
+  async migrate(): Promise<{ applied: number[] }> {
+    this.#assertOpen();
+    for (let delay = 2; ; delay = Math.min(100, delay * 2)) {
+      try {
+        return { applied: migrate(this.#db, this.#clock.now()) };
+      } catch (error) {
+        if (!isBusyError(error)) throw error;
+        await sleep(delay);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#writer.drain();
+    this.#closed = true;
+    this.#writer.close();
+    this.#stopWatch();
+    this.#listeners.clear();
+    this.#db.close();
+  }
+
+  async ping(): Promise<void> {
+    this.#assertOpen();
+    try {
+      this.#conn.stmt('SELECT 1').get();
+    } catch (error) {
+      throw new StoreUnavailableError(`SQLite: ${(error as Error).message}`, { cause: error });
+    }
+    if (schemaVersion(this.#db) < LATEST_SCHEMA_VERSION) throw new StoreUnavailableError('migrations not applied');
+  }
+
+  async clockNow(): Promise<number> {
+    return this.#clock.now();
+  }
+
+  // ── queues ────────────────────────────────────────────────────────────────────────────────────────────
+
+  queueUpsert(params: { name: string; config: QueueConfig }): Promise<{ created: boolean; queue: QueueRecord }> {
+    return this.#write((ctx) => {
+      const before = queueRow(ctx.conn, params.name);
+      const text = JSON.stringify(params.config);
+      ctx.conn
+        .stmt(
+          `INSERT INTO queues (name, config, paused, created_at, updated_at) VALUES (?, ?, 0, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at`,
+        )
+        .run(params.name, text, ctx.now, ctx.now);
+      if (before) {
+        // A raised or removed group limit, or onDead switched to continue, may open gates right away.
+        for (const group of heldGroups(ctx.conn, params.name)) fillGroupSlots(ctx.conn, params.name, group, params.config);
+        for (const key of deadOrderingKeys(ctx.conn, params.name)) ensureOrderingHead(ctx.conn, params.name, key, params.config);
+        ctx.wake(params.name);
+      }
+      return { created: !before, queue: rowToQueue(queueRow(ctx.conn, params.name)!) };
+    });
+  }
+
+  async queueGet(name: string): Promise<QueueRecord | null> {
+    this.#assertOpen();
+    const row = queueRow(this.#conn, name);
+    return row ? rowToQueue(row) : null;
+  }
+
+  async queueList(): Promise<QueueRecord[]> {
+    this.#assertOpen();
+    const rows = this.#conn.stmt('SELECT name, config, paused, created_at, updated_at FROM queues ORDER BY name').all();
+    return (rows as Parameters<typeof rowToQueue>[0][]).map(rowToQueue);
+  }
+
+  queueSetPaused(params: { name: string; paused: boolean }): Promise<QueueRecord | null> {
+    return this.#write((ctx) => {
+      const changed = ctx.conn
+        .stmt('UPDATE queues SET paused = ?, updated_at = ? WHERE name = ?')
+        .run(params.paused ? 1 : 0, ctx.now, params.name).changes;
+      if (changed === 0) return null;
+      if (!params.paused) ctx.wake(params.name);
+      return rowToQueue(queueRow(ctx.conn, params.name)!);
+    });
+  }
+
+  async queueStatsGet(params: { queues?: readonly string[] }): Promise<QueueStats[]> {
+    this.#assertOpen();
+    const names =
+      params.queues ?? (this.#conn.stmt('SELECT name FROM queues ORDER BY name').all() as Array<{ name: string }>).map((r) => r.name);
+    const now = this.#clock.now();
+    const counterStmt = this.#conn.stmt('SELECT name, value FROM queue_counters WHERE queue = ?');
+    const oldestStmt = this.#conn.stmt(`SELECT min(run_at) AS t FROM jobs WHERE queue = ? AND state = 'queued'`);
+    return names.map((queue) => {
+      const values = new Map((counterStmt.all(queue) as Array<{ name: string; value: number }>).map((r) => [r.name, r.value]));
+      const counts = Object.fromEntries(JOB_STATES.map((s) => [s, values.get(s) ?? 0])) as StateCounts;
+      const oldest = (oldestStmt.get(queue) as { t: number | null }).t;
+      return {
+        queue,
+        counts,
+        oldestAgeSeconds: oldest == null ? 0 : Math.max(0, (now - oldest) / 1000),
+        totals: {
+          enqueued: values.get('total:enqueued') ?? 0,
+          completed: values.get('total:completed') ?? 0,
+          failed: values.get('total:failed') ?? 0,
+          dead: values.get('total:dead') ?? 0,
+          cancelled: values.get('total:cancelled') ?? 0,
+          replayed: values.get('total:replayed') ?? 0,
+        },
+      };
+    });
+  }
+
+  // ── jobs: hot path ────────────────────────────────────────────────────────────────────────────────────
+
+  async jobInsertMany(params: JobInsertManyParams): Promise<JobInsertResult[]> {
+    const atomic = params.atomic ?? false;
+    if (params.tx !== undefined) return this.#insertInCallerTx(params.tx, params);
+    try {
+      return await this.#write((ctx) => insertJobs(ctx, params.jobs, atomic));
+    } catch (error) {
+      if (error instanceof AtomicInsertError) {
+        return params.jobs.map((_, i) =>
+          i === error.index ? { ok: false, error: error.error } : { ok: false, error: new SpoolError('invalid_argument', 'batch rejected: another item failed') },
+        );
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Transactional enqueue on the caller's connection to the same file, inside their BEGIN … COMMIT: the
+   * job commits or rolls back with their own writes. Runs synchronously, so it also works inside a
+   * better-sqlite3 `db.transaction(fn)`. Workers notice the commit through data_version.
+   */
+  #insertInCallerTx(tx: unknown, params: JobInsertManyParams): Promise<JobInsertResult[]> {
+    const db = tx as SqliteDatabase;
+    if (!db || typeof db.prepare !== 'function' || typeof db.inTransaction !== 'boolean') {
+      return Promise.reject(new SpoolError('invalid_argument', 'tx must be a better-sqlite3 Database open on the same file'));
+    }
+    if (!db.inTransaction) return Promise.reject(new SpoolError('invalid_argument', 'tx is not inside a transaction (call BEGIN first)'));
+    let conn = this.#txConns.get(db);
+    if (!conn) {
+      assertDurable(db);
+      conn = new Conn(db);
+      this.#txConns.set(db, conn);
+    }
+    const ctx = new TxContext(conn, this.#clock.now());
+    db.exec('SAVEPOINT spool_enqueue');
+    try {
+      const results = insertJobs(ctx, params.jobs, params.atomic ?? false);
+      ctx.flushCounters();
+      db.exec('RELEASE spool_enqueue');
+      return Promise.resolve(results);
+    } catch (error) {
+      db.exec('ROLLBACK TO spool_enqueue');
+      db.exec('RELEASE spool_enqueue');
+      if (error instanceof AtomicInsertError) return Promise.reject(error.error);
+      return Promise.reject(error);
+    }
+  }
+
+  async jobClaimMany(params: JobClaimManyParams): Promise<ClaimedJob[]> {
+    this.#assertOpen();
+    // Idle fetchers poll; a read keeps an empty poll from taking the write lock.
+    if (params.max <= 0 || !hasClaimable(this.#conn, params.queue)) return [];
+    return this.#write((ctx) => claimJobs(ctx, params));
+  }
+
+  jobCompleteMany(params: { jobs: readonly JobCompleteParams[] }): Promise<FencedResult[]> {
+    return this.#write((ctx) => completeJobs(ctx, params.jobs));
+  }
+
+  jobFailMany(params: { jobs: readonly JobFailParams[] }): Promise<FencedResult[]> {
+    return this.#write((ctx) => failJobs(ctx, params.jobs));
+  }
+
+  jobReleaseMany(params: { jobs: readonly JobLeaseParams[] }): Promise<FencedResult[]> {
+    return this.#write((ctx) => releaseJobs(ctx, params.jobs));
+  }
+
+  jobExtendMany(params: { jobs: readonly JobExtendParams[] }): Promise<JobExtendResult[]> {
+    return this.#write((ctx) => extendLeases(ctx, params.jobs));
+  }
+
+  jobProgressSet(params: JobLeaseParams & { progressJson: string }): Promise<FencedResult> {
+    return this.#write((ctx) => setProgress(ctx, params));
+  }
+
+  // ── jobs: operators ───────────────────────────────────────────────────────────────────────────────────
+
+  jobCancelMany(params: { ids: readonly string[] }): Promise<JobCancelResult[]> {
+    return this.#write((ctx) => cancelJobs(ctx, params.ids));
+  }
+
+  async jobReplayDead(params: JobReplayParams): Promise<{ count: number; ids: string[] }> {
+    if (!queueRow(this.#conn, params.queue)) throw new QueueNotFoundError(params.queue);
+    return this.#write((ctx) => replayDead(ctx, params));
+  }
+
+  jobDeleteDead(params: { queue: string; id: string }): Promise<boolean> {
+    return this.#write((ctx) => deleteDead(ctx, params.queue, params.id));
+  }
+
+  async jobGetMany(params: { ids: readonly string[] }): Promise<Job[]> {
+    this.#assertOpen();
+    const stmt = this.#conn.stmt('SELECT * FROM jobs WHERE id = ?');
+    const jobs: Job[] = [];
+    for (const id of params.ids) {
+      const row = stmt.get(id) as JobRow | undefined;
+      if (row) jobs.push(rowToJob(row));
+    }
+    return jobs;
+  }
+
+  async jobList(params: JobListParams): Promise<JobPage> {
+    this.#assertOpen();
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const filters: Array<[string, unknown]> = [
+      ['queue = ?', params.queue],
+      ['state = ?', params.state],
+      ['type = ?', params.type],
+      ['correlation_id = ?', params.correlationId],
+    ];
+    for (const [cond, value] of filters) {
+      if (value === undefined) continue;
+      where.push(cond);
+      args.push(value);
+    }
+    if (params.cursor) {
+      const seq = decodeCursor(params.cursor);
+      where.push('seq < ?');
+      args.push(seq);
+    }
+    const limit = Math.max(1, Math.min(1000, params.limit));
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+    const rows = this.#conn.stmt(sql).all(...args, limit + 1) as JobRow[];
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { jobs: page.map(rowToJob), nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
+  }
+
+  // ── maintenance ───────────────────────────────────────────────────────────────────────────────────────
+
+  async jobExpiredLeaseList(params: { limit: number }): Promise<ExpiredLease[]> {
+    this.#assertOpen();
+    const rows = this.#conn
+      .stmt(
+        `SELECT id, queue, type, lease_token, attempts, max_attempts, options FROM jobs
+         WHERE state = 'active' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`,
+      )
+      .all(this.#clock.now(), params.limit) as Array<{
+      id: string;
+      queue: string;
+      type: string | null;
+      lease_token: string;
+      attempts: number;
+      max_attempts: number;
+      options: string | null;
+    }>;
+    return rows.map((r) => ({
+      id: r.id,
+      queue: r.queue,
+      type: r.type,
+      leaseToken: r.lease_token,
+      attempt: r.attempts,
+      maxAttempts: r.max_attempts,
+      optionsJson: r.options,
+    }));
+  }
+
+  async jobPromoteDue(params: { limit: number }): Promise<{ count: number; queues: string[] }> {
+    const next = await this.jobNextDueAt();
+    if (next == null || next > this.#clock.now()) return { count: 0, queues: [] };
+    return this.#write((ctx) => promoteDue(ctx, params.limit));
+  }
+
+  async jobNextDueAt(): Promise<number | null> {
+    this.#assertOpen();
+    const row = this.#conn.stmt(`SELECT min(run_at) AS t FROM jobs WHERE state IN ('scheduled', 'retrying')`).get() as { t: number | null };
+    return row.t;
+  }
+
+  jobDeleteExpired(params: { limit: number }): Promise<number> {
+    return this.#write((ctx) => deleteExpired(ctx, params.limit));
+  }
+
+  idempotencyDeleteExpired(params: { limit: number }): Promise<number> {
+    return this.#write((ctx) => deleteExpiredIdempotencyKeys(ctx, params.limit));
+  }
+
+  async jobStepList(params: { jobId: string }): Promise<Map<string, string>> {
+    this.#assertOpen();
+    const rows = this.#conn.stmt('SELECT name, value FROM job_steps WHERE job_id = ?').all(params.jobId) as Array<{
+      name: string;
+      value: string;
+    }>;
+    return new Map(rows.map((r) => [r.name, r.value]));
+  }
+
+  jobStepSet(params: { jobId: string; name: string; valueJson: string }): Promise<void> {
+    return this.#write((ctx) => {
+      ctx.conn
+        .stmt('INSERT OR IGNORE INTO job_steps (job_id, name, value, created_at) VALUES (?, ?, ?, ?)')
+        .run(params.jobId, params.name, params.valueJson, ctx.now);
+    });
+  }
+
+  leaderAttempt(params: { name: string; holder: string; ttlMs: number }): Promise<boolean> {
+    return this.#write((ctx) => {
+      const changed = ctx.conn
+        .stmt(
+          `INSERT INTO leader_leases (name, holder, expires_at) VALUES (@name, @holder, @expires)
+           ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+           WHERE leader_leases.holder = excluded.holder OR leader_leases.expires_at < @now`,
+        )
+        .run({ name: params.name, holder: params.holder, expires: ctx.now + params.ttlMs, now: ctx.now }).changes;
+      return changed === 1;
+    });
+  }
+
+  leaderResign(params: { name: string; holder: string }): Promise<void> {
+    return this.#write((ctx) => {
+      ctx.conn.stmt('DELETE FROM leader_leases WHERE name = ? AND holder = ?').run(params.name, params.holder);
+    });
+  }
+
+  // ── wake-ups ──────────────────────────────────────────────────────────────────────────────────────────
+
+  subscribe(listener: (event: StoreEvent) => void): () => void {
+    this.#listeners.add(listener);
+    this.#startWatch();
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0) this.#stopWatch();
+    };
+  }
+
+  #afterCommit(ctx: TxContext): void {
+    if (ctx.wakeQueues.size === 0 || this.#listeners.size === 0) return;
+    this.#emit({ queues: [...ctx.wakeQueues] });
+  }
+
+  #emit(event: StoreEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(event);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+
+  /** PRAGMA data_version changes when another connection commits: a cheap cross-process wake-up. */
+  #startWatch(): void {
+    if (this.#watchTimer || this.#closed) return;
+    this.#dataVersion = this.#readDataVersion();
+    this.#watchTimer = setInterval(() => {
+      if (this.#closed) return;
+      const v = this.#readDataVersion();
+      if (v !== this.#dataVersion) {
+        this.#dataVersion = v;
+        this.#emit({ queues: null });
+      }
+    }, this.#watchIntervalMs);
+    this.#watchTimer.unref();
+  }
+
+  #stopWatch(): void {
+    if (this.#watchTimer) clearInterval(this.#watchTimer);
+    this.#watchTimer = null;
+  }
+
+  #readDataVersion(): number {
+    try {
+      return Number(this.#db.pragma('data_version', { simple: true }));
+    } catch {
+      return this.#dataVersion;
+    }
+  }
+
+  #write<T>(op: (ctx: TxContext) => T): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    return this.#writer.run(op);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreClosedError();
+  }
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(`s:${seq}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const text = Buffer.from(cursor, 'base64url').toString();
+  const m = /^s:(\d+)$/.exec(text);
+  if (!m) throw new SpoolError('invalid_argument', 'invalid cursor');
+  return Number(m[1]);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export { configureConnection };

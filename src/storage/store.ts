@@ -1,0 +1,267 @@
+/**
+ * The storage seam. Internal API: not stable, not exported to users.
+ *
+ * One method per database operation, named <entity><Verb>[Many] with one params object each. The `...Many`
+ * call is the primitive; engine code batches single calls into it (group commit). All SQL lives in the
+ * drivers behind this interface (`sqlite/`, later `postgres/`); everything above sees only this file.
+ *
+ * Rules every driver follows (and the conformance suite checks):
+ *  - Every state change is a compare-and-set on the expected state and, for a leased job, its lease token.
+ *    A stale token changes nothing and is reported per item, never thrown for the whole batch.
+ *  - Per-item outcomes: one bad item in a batch (a reused idempotency key, an unknown queue) fails alone.
+ *  - The store owns the clock: timestamps are taken from `clockNow()` (the database's now() on PostgreSQL).
+ *  - Queue counts are maintained counters changed with each transition, never a scan of the job table.
+ *  - Payloads, results and progress cross the seam as JSON text; the engine (de)serialises.
+ */
+import type { Job, JobError } from '../core/job.js';
+import type { Priority } from '../core/priority.js';
+import type { QueueConfig } from '../core/queue-config.js';
+import type { JobState } from '../core/states.js';
+import type { SpoolError } from '../core/errors.js';
+
+/** What a driver can do; tests skip a case only for a capability a driver reports missing. */
+export interface StoreCapabilities {
+  /** The clock can be set (ManualClock) so tests can travel in time. */
+  readonly settableClock: boolean;
+  /** `jobInsertMany` accepts the caller's own transaction handle (`tx`). */
+  readonly transactionalEnqueue: boolean;
+  /** Several processes may share the store. */
+  readonly multiProcess: boolean;
+}
+
+/**
+ * The caller's transaction handle for enqueue-in-your-transaction. SQLite: a better-sqlite3 Database open
+ * on the same file, inside BEGIN. PostgreSQL: a `pg` client inside BEGIN. Opaque above the seam.
+ */
+export type StoreTx = unknown;
+
+export interface JobInsertParams {
+  readonly id: string;
+  readonly queue: string;
+  readonly type: string | null;
+  readonly version: number;
+  readonly payloadJson: string;
+  readonly priority: Priority;
+  /** Absolute start time (ms since epoch). Null with `delayMs` null = now. */
+  readonly runAt: number | null;
+  /** Relative start delay, resolved against the store's clock. */
+  readonly delayMs: number | null;
+  readonly orderingKey: string | null;
+  readonly groupKey: string | null;
+  readonly correlationId: string | null;
+  /** Job or job-type override; null = the queue's setting (resolved by the store, in the transaction). */
+  readonly maxAttempts: number | null;
+  /** Per-job lease duration override (job > type), else the claim's. */
+  readonly leaseMs: number | null;
+  /** Other per-job settings the engine reads back at run time (backoff, timeout, callbackUrl, ...). */
+  readonly optionsJson: string | null;
+  readonly idempotency: { readonly key: string; readonly fingerprint: string } | null;
+}
+
+/** What an accepted enqueue answers (also what an idempotent replay answers). */
+export interface JobReceipt {
+  readonly id: string;
+  readonly queue: string;
+  readonly state: JobState;
+  readonly createdAt: Date;
+  readonly runAt: Date;
+}
+
+export type JobInsertResult =
+  | { readonly ok: true; readonly replayed: boolean; readonly receipt: JobReceipt }
+  | { readonly ok: false; readonly error: SpoolError };
+
+export interface JobInsertManyParams {
+  readonly jobs: readonly JobInsertParams[];
+  /** All-or-nothing: any item failing fails the whole batch (HTTP batch endpoint, topics). */
+  readonly atomic?: boolean;
+  readonly tx?: StoreTx;
+}
+
+export interface JobClaimManyParams {
+  readonly queue: string;
+  readonly max: number;
+  /** Lease for jobs without their own `leaseMs`. */
+  readonly leaseMs: number;
+  readonly workerId: string;
+}
+
+/** A leased job handed to a worker. */
+export interface ClaimedJob {
+  readonly id: string;
+  readonly queue: string;
+  readonly type: string | null;
+  readonly version: number;
+  readonly payloadJson: string;
+  readonly priority: Priority;
+  readonly orderingKey: string | null;
+  readonly groupKey: string | null;
+  readonly correlationId: string | null;
+  /** 1-based number of this attempt. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly leaseToken: string;
+  readonly leaseExpiresAt: number;
+  readonly createdAt: number;
+  readonly runAt: number;
+  readonly optionsJson: string | null;
+}
+
+export interface JobCompleteParams {
+  readonly id: string;
+  readonly leaseToken: string;
+  readonly resultJson: string | null;
+}
+
+export interface JobFailParams {
+  readonly id: string;
+  readonly leaseToken: string;
+  readonly to: 'retrying' | 'dead';
+  /** For `retrying`: when the next attempt may start, relative to the store's clock. */
+  readonly retryDelayMs: number;
+  readonly error: JobError;
+  readonly reason: 'fail' | 'timeout' | 'lease-expired';
+}
+
+export interface JobLeaseParams {
+  readonly id: string;
+  readonly leaseToken: string;
+}
+
+export interface JobExtendParams extends JobLeaseParams {
+  readonly leaseMs: number;
+}
+
+/** Per-item outcome of a fenced write: `false` means the token was stale (the job moved on). */
+export type FencedResult = { readonly ok: true } | { readonly ok: false; readonly state: JobState | null };
+
+export interface JobExtendResult {
+  readonly ok: boolean;
+  readonly leaseExpiresAt: number | null;
+}
+
+export interface ExpiredLease {
+  readonly id: string;
+  readonly queue: string;
+  readonly type: string | null;
+  readonly leaseToken: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly optionsJson: string | null;
+}
+
+export interface JobCancelResult {
+  readonly id: string;
+  readonly ok: boolean;
+  /** The state the job is in after the call (null: no such job). */
+  readonly state: JobState | null;
+}
+
+export interface JobReplayParams {
+  readonly queue: string;
+  readonly ids?: readonly string[];
+  readonly all?: boolean;
+  readonly dryRun?: boolean;
+  /** Upper bound per call for `all` (callers loop for bulk replays). */
+  readonly limit?: number;
+}
+
+export interface JobListParams {
+  readonly queue?: string;
+  readonly state?: JobState;
+  readonly type?: string;
+  readonly correlationId?: string;
+  readonly limit: number;
+  /** Opaque cursor from a previous page. */
+  readonly cursor?: string | null;
+}
+
+export interface JobPage {
+  readonly jobs: Job[];
+  readonly nextCursor: string | null;
+}
+
+export interface QueueRecord {
+  readonly name: string;
+  readonly config: QueueConfig;
+  readonly paused: boolean;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export type StateCounts = Record<JobState, number>;
+
+export interface QueueStats {
+  readonly queue: string;
+  readonly counts: StateCounts;
+  /** How long the oldest due job has waited since it became runnable (0 when none). */
+  readonly oldestAgeSeconds: number;
+  /** Monotonic totals since the queue was created. */
+  readonly totals: {
+    readonly enqueued: number;
+    readonly completed: number;
+    readonly failed: number;
+    readonly dead: number;
+    readonly cancelled: number;
+    readonly replayed: number;
+  };
+}
+
+export interface StoreEvent {
+  /** Some jobs may have become claimable in these queues (null: unknown which; another process wrote). */
+  readonly queues: readonly string[] | null;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  readonly capabilities: StoreCapabilities;
+  /** A short, credential-free description (`sqlite:/path/spool.db`). */
+  readonly description: string;
+
+  migrate(): Promise<{ applied: number[] }>;
+  close(): Promise<void>;
+  /** Throws StoreUnavailableError when the store cannot be reached. */
+  ping(): Promise<void>;
+  clockNow(): Promise<number>;
+
+  queueUpsert(params: { name: string; config: QueueConfig }): Promise<{ created: boolean; queue: QueueRecord }>;
+  queueGet(name: string): Promise<QueueRecord | null>;
+  queueList(): Promise<QueueRecord[]>;
+  queueSetPaused(params: { name: string; paused: boolean }): Promise<QueueRecord | null>;
+  queueStatsGet(params: { queues?: readonly string[] }): Promise<QueueStats[]>;
+
+  jobInsertMany(params: JobInsertManyParams): Promise<JobInsertResult[]>;
+  jobClaimMany(params: JobClaimManyParams): Promise<ClaimedJob[]>;
+  jobCompleteMany(params: { jobs: readonly JobCompleteParams[] }): Promise<FencedResult[]>;
+  jobFailMany(params: { jobs: readonly JobFailParams[] }): Promise<FencedResult[]>;
+  /** Put leased jobs back to `queued` at once without spending an attempt (graceful shutdown). */
+  jobReleaseMany(params: { jobs: readonly JobLeaseParams[] }): Promise<FencedResult[]>;
+  jobExtendMany(params: { jobs: readonly JobExtendParams[] }): Promise<JobExtendResult[]>;
+  jobProgressSet(params: JobLeaseParams & { progressJson: string }): Promise<FencedResult>;
+  jobCancelMany(params: { ids: readonly string[] }): Promise<JobCancelResult[]>;
+  jobReplayDead(params: JobReplayParams): Promise<{ count: number; ids: string[] }>;
+  jobDeleteDead(params: { queue: string; id: string }): Promise<boolean>;
+  jobGetMany(params: { ids: readonly string[] }): Promise<Job[]>;
+  jobList(params: JobListParams): Promise<JobPage>;
+
+  /** Leases that ran out; the lease reaper fails each through `jobFailMany` (fenced by the same token). */
+  jobExpiredLeaseList(params: { limit: number }): Promise<ExpiredLease[]>;
+  /** Move due `scheduled` and `retrying` jobs to `queued`. */
+  jobPromoteDue(params: { limit: number }): Promise<{ count: number; queues: string[] }>;
+  /** Earliest `runAt` among scheduled and retrying jobs, or null. */
+  jobNextDueAt(): Promise<number | null>;
+  /** Retention: delete finished jobs past their queue's retention, at most `limit` per call. */
+  jobDeleteExpired(params: { limit: number }): Promise<number>;
+  idempotencyDeleteExpired(params: { limit: number }): Promise<number>;
+
+  /** Durable step memo for `ctx.step`. */
+  jobStepList(params: { jobId: string }): Promise<Map<string, string>>;
+  jobStepSet(params: { jobId: string; name: string; valueJson: string }): Promise<void>;
+
+  /** Leader election for cluster-wide maintenance. True when `holder` holds `name` until now + ttl. */
+  leaderAttempt(params: { name: string; holder: string; ttlMs: number }): Promise<boolean>;
+  leaderResign(params: { name: string; holder: string }): Promise<void>;
+
+  /** Wake-ups: jobs may have become available. Returns an unsubscribe function. */
+  subscribe(listener: (event: StoreEvent) => void): () => void;
+}

@@ -1,0 +1,237 @@
+/**
+ * The executor runs one claimed job: decode and upcast the payload, build the handler's context (signal,
+ * progress, durable steps), call the handler and hand the outcome to the completer.
+ *
+ * It owns the in-flight table. There are no per-job timers: the runtime's single tick calls `sweep()`,
+ * which fails attempts past their `timeoutSeconds` and collects the leases that need extending. An attempt
+ * that timed out or lost its lease is "settled" at once (its slot frees, its later result is ignored);
+ * JavaScript cannot kill the handler, so its signal is aborted and it is expected to stop.
+ */
+import { toJobError, isNonRetryable, type JobError } from '../core/job.js';
+import { resolveRunSettings, type QueueConfig } from '../core/queue-config.js';
+import { failureOutcome } from '../core/retry.js';
+import { SpoolError } from '../core/errors.js';
+import type { ClaimedJob, Store } from '../storage/store.js';
+import { upcast, currentVersion, type JobTypeDefinition } from '../engine/job-types.js';
+import type { Logger } from '../logger.js';
+import type { Completer } from './completer.js';
+import type { Handler, JobContext, JobInfo } from './handler.js';
+
+export interface ResolvedHandler {
+  readonly handler: Handler;
+  readonly def?: JobTypeDefinition;
+}
+
+export interface InFlight {
+  readonly job: ClaimedJob;
+  readonly controller: AbortController;
+  readonly deadline: number;
+  readonly leaseMs: number;
+  /** Local time at which the lease runs out (renewed by extensions). */
+  leaseExpiresLocal: number;
+  settled: boolean;
+  /** Frees the job's slot (once). */
+  free: () => void;
+}
+
+interface JobOptions {
+  backoff?: Record<string, number>;
+  timeoutSeconds?: number;
+}
+
+export class Executor {
+  readonly #store: Store;
+  readonly #completer: Completer;
+  readonly #log: Logger;
+  readonly #resolve: (job: ClaimedJob) => ResolvedHandler | undefined;
+  readonly #queueConfig: (queue: string) => QueueConfig;
+  readonly #inFlight = new Map<string, InFlight>();
+
+  constructor(deps: {
+    store: Store;
+    completer: Completer;
+    log: Logger;
+    resolve: (job: ClaimedJob) => ResolvedHandler | undefined;
+    queueConfig: (queue: string) => QueueConfig;
+  }) {
+    this.#store = deps.store;
+    this.#completer = deps.completer;
+    this.#log = deps.log;
+    this.#resolve = deps.resolve;
+    this.#queueConfig = deps.queueConfig;
+  }
+
+  get inFlight(): ReadonlyMap<string, InFlight> {
+    return this.#inFlight;
+  }
+
+  /** Run a job; resolves when its slot is free again (handler done, timed out, or lease lost). */
+  run(job: ClaimedJob, claimLeaseMs: number): Promise<void> {
+    const resolved = this.#resolve(job);
+    const options = job.optionsJson ? (JSON.parse(job.optionsJson) as JobOptions) : {};
+    const settings = resolveRunSettings(options as never, resolved?.def, this.#queueConfig(job.queue));
+    const now = Date.now();
+    const entry: InFlight = {
+      job,
+      controller: new AbortController(),
+      deadline: now + settings.timeoutSeconds * 1000,
+      leaseMs: claimLeaseMs,
+      leaseExpiresLocal: now + Math.max(0, job.leaseExpiresAt - now),
+      settled: false,
+      free: () => {},
+    };
+    this.#inFlight.set(job.id, entry);
+    return new Promise<void>((release) => {
+      const free = (): void => {
+        if (this.#inFlight.get(job.id) === entry) this.#inFlight.delete(job.id);
+        release();
+      };
+      entry.free = free;
+      void this.#execute(entry, resolved, settings.retry.backoff).finally(free);
+    });
+  }
+
+  async #execute(entry: InFlight, resolved: ResolvedHandler | undefined, backoff: ReturnType<typeof resolveRunSettings>['retry']['backoff']): Promise<void> {
+    const { job } = entry;
+    let outcome: { ok: true; resultJson: string | null } | { ok: false; error: JobError; retryable: boolean };
+    try {
+      if (!resolved) throw new SpoolError('job_type_not_found', `no handler for job type "${job.type ?? '(none)'}" on queue "${job.queue}"`);
+      let payload: unknown = JSON.parse(job.payloadJson);
+      if (resolved.def && job.version < currentVersion(resolved.def)) payload = upcast(resolved.def, payload, job.version);
+      const result = await resolved.handler(payload, this.#context(entry));
+      outcome = { ok: true, resultJson: result === undefined ? null : JSON.stringify(result) };
+    } catch (thrown) {
+      const retryable = !isNonRetryable(thrown);
+      outcome = { ok: false, error: toJobError(thrown, retryable ? undefined : false), retryable };
+    }
+    if (entry.settled) {
+      this.#log.debug({ jobId: job.id }, 'handler finished after its attempt was settled (timeout or lease lost); result ignored');
+      return;
+    }
+    entry.settled = true;
+    const giveUpAt = entry.leaseExpiresLocal;
+    if (outcome.ok) {
+      await this.#completer.complete({ id: job.id, leaseToken: job.leaseToken, resultJson: outcome.resultJson }, giveUpAt);
+      return;
+    }
+    const decision = failureOutcome({ maxAttempts: job.maxAttempts, backoff }, job.attempt, { retryable: outcome.retryable });
+    this.#log.warn(
+      { jobId: job.id, queue: job.queue, attempt: job.attempt, correlationId: job.correlationId, to: decision.to, err: outcome.error.message },
+      'job attempt failed',
+    );
+    await this.#completer.fail(
+      {
+        id: job.id,
+        leaseToken: job.leaseToken,
+        to: decision.to,
+        retryDelayMs: decision.to === 'retrying' ? decision.delayMs : 0,
+        error: outcome.error,
+        reason: 'fail',
+      },
+      giveUpAt,
+    );
+  }
+
+  #context(entry: InFlight): JobContext {
+    const { job } = entry;
+    const info: JobInfo = {
+      id: job.id,
+      queue: job.queue,
+      type: job.type,
+      version: job.version,
+      attempt: job.attempt,
+      maxAttempts: job.maxAttempts,
+      priority: job.priority,
+      orderingKey: job.orderingKey,
+      groupKey: job.groupKey,
+      correlationId: job.correlationId,
+      createdAt: new Date(job.createdAt),
+      runAt: new Date(job.runAt),
+    };
+    let steps: Promise<Map<string, string>> | null = null;
+    const store = this.#store;
+    return {
+      job: info,
+      signal: entry.controller.signal,
+      async progress(value: unknown): Promise<void> {
+        const r = await store.jobProgressSet({ id: job.id, leaseToken: job.leaseToken, progressJson: JSON.stringify(value ?? null) });
+        if (!r.ok) throw new SpoolError('lease_lost', `lease on job ${job.id} is no longer held`);
+      },
+      async step<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
+        steps ??= store.jobStepList({ jobId: job.id });
+        const done = await steps;
+        if (done.has(name)) return JSON.parse(done.get(name)!) as T;
+        const value = await fn();
+        const text = JSON.stringify(value === undefined ? null : value);
+        await store.jobStepSet({ jobId: job.id, name, valueJson: text });
+        done.set(name, text);
+        return value;
+      },
+    };
+  }
+
+  /**
+   * Called from the runtime's tick. Fails attempts past their deadline (freeing their slots) and returns
+   * the in-flight jobs whose lease should be extended now (less than half of it left).
+   */
+  sweep(now: number): InFlight[] {
+    const toExtend: InFlight[] = [];
+    for (const entry of this.#inFlight.values()) {
+      if (entry.settled) continue;
+      if (now >= entry.deadline) {
+        this.#timeout(entry);
+        continue;
+      }
+      if (entry.leaseExpiresLocal - now < entry.leaseMs / 2) toExtend.push(entry);
+    }
+    return toExtend;
+  }
+
+  #timeout(entry: InFlight): void {
+    const { job } = entry;
+    entry.settled = true;
+    const error: JobError = { message: `attempt timed out (timeoutSeconds)`, name: 'TimeoutError' };
+    entry.controller.abort(new SpoolError('timeout', error.message));
+    const settings = resolveRunSettings(
+      (job.optionsJson ? JSON.parse(job.optionsJson) : {}) as never,
+      this.#resolve(job)?.def,
+      this.#queueConfig(job.queue),
+    );
+    const decision = failureOutcome({ maxAttempts: job.maxAttempts, backoff: settings.retry.backoff }, job.attempt);
+    this.#log.warn({ jobId: job.id, queue: job.queue, attempt: job.attempt, to: decision.to }, 'job attempt timed out');
+    void this.#completer.fail(
+      {
+        id: job.id,
+        leaseToken: job.leaseToken,
+        to: decision.to,
+        retryDelayMs: decision.to === 'retrying' ? decision.delayMs : 0,
+        error,
+        reason: 'timeout',
+      },
+      entry.leaseExpiresLocal,
+    );
+    entry.free();
+  }
+
+  /** The lease could not be extended: someone else may own the job now. Stop and free the slot. */
+  leaseLost(entry: InFlight): void {
+    if (entry.settled) return;
+    entry.settled = true;
+    this.#log.warn({ jobId: entry.job.id, queue: entry.job.queue }, 'lease lost; aborting the attempt');
+    entry.controller.abort(new SpoolError('lease_lost', `lease on job ${entry.job.id} lost`));
+    entry.free();
+  }
+
+  /** Shutdown past the grace period: abort what still runs and return the jobs to release. */
+  abandonAll(): ClaimedJob[] {
+    const jobs: ClaimedJob[] = [];
+    for (const entry of this.#inFlight.values()) {
+      if (entry.settled) continue;
+      entry.settled = true;
+      entry.controller.abort(new SpoolError('shutting_down', 'worker is shutting down'));
+      jobs.push(entry.job);
+      entry.free();
+    }
+    return jobs;
+  }
+}

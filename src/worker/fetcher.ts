@@ -1,0 +1,119 @@
+/**
+ * The fetcher for one queue: claims jobs in batches and never more than the free slots (plus the optional
+ * prefetch buffer), then hands them to the executor. Wakes on: a commit that made jobs claimable in this
+ * queue (in-process event or another process's commit), a slot freeing up, the completer draining, or the
+ * poll interval (a safety net only). A failed claim (store unavailable) backs off and tries again.
+ */
+import { sleep, WakeSignal } from '../core/signal.js';
+import type { ClaimedJob, Store } from '../storage/store.js';
+import type { Logger } from '../logger.js';
+
+export interface FetcherOptions {
+  readonly queue: string;
+  readonly concurrency: number;
+  readonly prefetch: number;
+  readonly pollIntervalMs: number;
+  readonly maxBatch: number;
+  readonly workerId: string;
+  readonly leaseMs: () => number;
+  /** True while the completer has too much unwritten: hold off claiming. */
+  readonly backlogged: () => boolean;
+}
+
+export class Fetcher {
+  readonly queue: string;
+  readonly signal = new WakeSignal();
+  readonly #store: Store;
+  readonly #log: Logger;
+  readonly #opts: FetcherOptions;
+  readonly #start: (job: ClaimedJob, leaseMs: number) => Promise<void>;
+  readonly #buffer: Array<{ job: ClaimedJob; leaseMs: number }> = [];
+  #running = 0;
+  #stopping = false;
+  #loop: Promise<void> | null = null;
+  readonly #idle: Array<() => void> = [];
+  readonly stats = { claims: 0, claimed: 0, claimErrors: 0 };
+
+  constructor(store: Store, log: Logger, opts: FetcherOptions, start: (job: ClaimedJob, leaseMs: number) => Promise<void>) {
+    this.queue = opts.queue;
+    this.#store = store;
+    this.#log = log;
+    this.#opts = opts;
+    this.#start = start;
+  }
+
+  get running(): number {
+    return this.#running;
+  }
+
+  /** Jobs claimed but not started (prefetch); they hold leases. */
+  get buffered(): readonly ClaimedJob[] {
+    return this.#buffer.map((b) => b.job);
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Stop claiming; resolves when the fetch loop has exited (running jobs are the runtime's concern). */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.signal.notify();
+    await this.#loop;
+  }
+
+  /** Take back prefetched jobs that never started (to release them). */
+  drainBuffer(): ClaimedJob[] {
+    return this.#buffer.splice(0).map((b) => b.job);
+  }
+
+  /** Resolves when no job of this fetcher is running. */
+  whenIdle(): Promise<void> {
+    if (this.#running === 0) return Promise.resolve();
+    return new Promise((r) => this.#idle.push(r));
+  }
+
+  async #run(): Promise<void> {
+    let errorDelay = 50;
+    while (!this.#stopping) {
+      const want = this.#opts.concurrency + this.#opts.prefetch - this.#running - this.#buffer.length;
+      if (want <= 0 || this.#opts.backlogged()) {
+        await this.signal.wait(this.#opts.pollIntervalMs);
+        continue;
+      }
+      const max = Math.min(want, this.#opts.maxBatch);
+      this.signal.take();
+      const leaseMs = this.#opts.leaseMs();
+      let jobs: ClaimedJob[];
+      try {
+        jobs = await this.#store.jobClaimMany({ queue: this.queue, max, leaseMs, workerId: this.#opts.workerId });
+        errorDelay = 50;
+      } catch (error) {
+        this.stats.claimErrors++;
+        this.#log.warn({ queue: this.queue, err: error, retryInMs: errorDelay }, 'claiming jobs failed; backing off');
+        await sleep(errorDelay);
+        errorDelay = Math.min(5000, errorDelay * 2);
+        continue;
+      }
+      this.stats.claims++;
+      this.stats.claimed += jobs.length;
+      for (const job of jobs) this.#buffer.push({ job, leaseMs });
+      this.#pump();
+      if (this.#stopping) break;
+      if (jobs.length < max) await this.signal.wait(this.#opts.pollIntervalMs);
+    }
+  }
+
+  #pump(): void {
+    while (this.#running < this.#opts.concurrency && this.#buffer.length > 0) {
+      const { job, leaseMs } = this.#buffer.shift()!;
+      this.#running++;
+      void this.#start(job, leaseMs).finally(() => {
+        this.#running--;
+        if (!this.#stopping) this.#pump();
+        this.signal.notify();
+        if (this.#running === 0) for (const w of this.#idle.splice(0)) w();
+      });
+    }
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * The maintainer runs the maintenance services once across every process sharing a store: it holds a
+ * leader lease (`leaderAttempt`, renewed every ttl/3) and, while leader, runs the lease reaper and the
+ * cleaner on intervals and the scheduler on a timer aimed at the next due job. Losing the lease (another
+ * process took over after this one stalled) stops the services until it is regained. `runOnce()` runs
+ * every service immediately, for tests and the CLI.
+ */
+import { randomUUID } from 'node:crypto';
+import type { QueueConfig } from '../../core/queue-config.js';
+import type { Store } from '../../storage/store.js';
+import type { JobTypeDefinition } from '../../engine/job-types.js';
+import type { Logger } from '../../logger.js';
+import { cleanExpired } from './cleaner.js';
+import { reapExpiredLeases } from './lease-reaper.js';
+import { promoteDueJobs } from './scheduler.js';
+
+export interface MaintainerOptions {
+  readonly leaderTtlMs?: number;
+  readonly reapIntervalMs?: number;
+  readonly cleanIntervalMs?: number;
+  /** Longest sleep of the scheduler when nothing is due (it also wakes on every commit event). */
+  readonly schedulerMaxSleepMs?: number;
+}
+
+const LEADER_NAME = 'maintenance';
+
+export class Maintainer {
+  readonly holder = randomUUID();
+  readonly #store: Store;
+  readonly #log: Logger;
+  readonly #deps: { queueConfig: (queue: string) => Promise<QueueConfig>; jobType: (type: string | null) => JobTypeDefinition | undefined };
+  readonly #ttlMs: number;
+  readonly #reapMs: number;
+  readonly #cleanMs: number;
+  readonly #schedMaxMs: number;
+  #leader = false;
+  #stopped = true;
+  #timers: NodeJS.Timeout[] = [];
+  #schedTimer: NodeJS.Timeout | null = null;
+  #schedRunning = false;
+  #schedAgain = false;
+  #unsubscribe: (() => void) | null = null;
+  readonly stats = { reaped: 0, promoted: 0, cleaned: 0, leaderChanges: 0 };
+
+  constructor(
+    store: Store,
+    log: Logger,
+    deps: { queueConfig: (queue: string) => Promise<QueueConfig>; jobType: (type: string | null) => JobTypeDefinition | undefined },
+    options: MaintainerOptions = {},
+  ) {
+    this.#store = store;
+    this.#log = log;
+    this.#deps = deps;
+    this.#ttlMs = options.leaderTtlMs ?? 15_000;
+    this.#reapMs = options.reapIntervalMs ?? 1_000;
+    this.#cleanMs = options.cleanIntervalMs ?? 60_000;
+    this.#schedMaxMs = options.schedulerMaxSleepMs ?? 1_000;
+  }
+
+  get isLeader(): boolean {
+    return this.#leader;
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    void this.#elect();
+    this.#every(Math.max(100, Math.floor(this.#ttlMs / 3)), () => this.#elect());
+    this.#every(this.#reapMs, () => (this.#leader ? this.#reap() : undefined));
+    this.#every(this.#cleanMs, () => (this.#leader ? this.#clean() : undefined));
+    // Re-aim the scheduler whenever anything commits (a new delayed job may be due sooner).
+    this.#unsubscribe = this.#store.subscribe(() => this.#leader && this.nudgeScheduler());
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    if (this.#schedTimer) clearTimeout(this.#schedTimer);
+    this.#schedTimer = null;
+    this.#unsubscribe?.();
+    if (this.#leader) {
+      this.#leader = false;
+      await this.#store.leaderResign({ name: LEADER_NAME, holder: this.holder }).catch(() => undefined);
+    }
+  }
+
+  /** Run every service now (whether or not this process leads). */
+  async runOnce(): Promise<{ reaped: number; promoted: number; cleaned: number }> {
+    const reaped = await reapExpiredLeases(this.#store, this.#deps);
+    const { promoted } = await promoteDueJobs(this.#store);
+    const { jobs } = await cleanExpired(this.#store);
+    return { reaped, promoted, cleaned: jobs };
+  }
+
+  /** Something may be due sooner than the scheduler planned: look again now. */
+  nudgeScheduler(): void {
+    if (this.#stopped || !this.#leader) return;
+    if (this.#schedRunning) {
+      this.#schedAgain = true;
+      return;
+    }
+    if (this.#schedTimer) clearTimeout(this.#schedTimer);
+    this.#schedTimer = setTimeout(() => void this.#schedule(), 0);
+  }
+
+  #every(ms: number, fn: () => unknown): void {
+    const t = setInterval(() => {
+      if (!this.#stopped) void Promise.resolve(fn()).catch((error: unknown) => this.#log.warn({ err: error }, 'maintenance task failed'));
+    }, ms);
+    t.unref();
+    this.#timers.push(t);
+  }
+
+  async #elect(): Promise<void> {
+    let leader = false;
+    try {
+      leader = await this.#store.leaderAttempt({ name: LEADER_NAME, holder: this.holder, ttlMs: this.#ttlMs });
+    } catch (error) {
+      this.#log.warn({ err: error }, 'leader election failed; stepping down until the store answers');
+    }
+    if (this.#stopped) return;
+    if (leader !== this.#leader) {
+      this.#leader = leader;
+      this.stats.leaderChanges++;
+      this.#log.info({ holder: this.holder }, leader ? 'became maintenance leader' : 'lost maintenance leadership');
+      if (leader) {
+        this.nudgeScheduler();
+        void this.#reap();
+      }
+    }
+  }
+
+  async #reap(): Promise<void> {
+    try {
+      const n = await reapExpiredLeases(this.#store, this.#deps);
+      this.stats.reaped += n;
+      if (n > 0) this.#log.info({ count: n }, 'expired leases returned to the queue');
+    } catch (error) {
+      this.#log.warn({ err: error }, 'lease reaper failed');
+    }
+  }
+
+  async #clean(): Promise<void> {
+    try {
+      const r = await cleanExpired(this.#store);
+      this.stats.cleaned += r.jobs;
+      if (r.jobs + r.keys > 0) this.#log.info(r, 'retention removed finished jobs and expired idempotency keys');
+    } catch (error) {
+      this.#log.warn({ err: error }, 'cleaner failed');
+    }
+  }
+
+  async #schedule(): Promise<void> {
+    this.#schedTimer = null;
+    if (this.#stopped || !this.#leader) return;
+    this.#schedRunning = true;
+    let sleepMs = this.#schedMaxMs;
+    try {
+      const { promoted, nextDueAt } = await promoteDueJobs(this.#store);
+      this.stats.promoted += promoted;
+      if (nextDueAt != null) {
+        const now = await this.#store.clockNow();
+        sleepMs = Math.max(0, Math.min(this.#schedMaxMs, nextDueAt - now));
+      }
+    } catch (error) {
+      this.#log.warn({ err: error }, 'scheduler failed');
+    } finally {
+      this.#schedRunning = false;
+    }
+    if (this.#stopped || !this.#leader) return;
+    if (this.#schedAgain) {
+      this.#schedAgain = false;
+      sleepMs = 0;
+    }
+    this.#schedTimer = setTimeout(() => void this.#schedule(), sleepMs);
+    this.#schedTimer.unref();
+  }
+}
