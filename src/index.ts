@@ -14,6 +14,7 @@ export { PRIORITIES } from './core/priority.js';
 export type { QueueConfig } from './core/queue-config.js';
 export { QueueConfigSchema, DEFAULTS } from './core/queue-config.js';
 export { ManualClock, type Clock } from './core/clock.js';
+export { configureSqliteConnection, DEFAULT_STORE_URL } from './storage/open-store.js';
 export * from './core/errors.js';
 export type { QueueRecord, QueueStats, JobReceipt } from './storage/store.js';
 export { Type, type Static } from 'typebox';

@@ -42,3 +42,9 @@ export async function openStore(url: string = DEFAULT_STORE_URL, options: OpenSt
   }
   return store;
 }
+
+/**
+ * Prepare the caller's own better-sqlite3 connection to a Spool database file for transactional enqueue:
+ * WAL, synchronous=FULL (verified), Spool's busy handling.
+ */
+export { configureConnection as configureSqliteConnection } from './sqlite/connection.js';

@@ -20,6 +20,13 @@ export interface FetcherOptions {
   readonly backlogged: () => boolean;
 }
 
+/** A prefetched job waiting for a slot; its lease is extended by the runtime's tick like a running one's. */
+export interface BufferedJob {
+  readonly job: ClaimedJob;
+  readonly leaseMs: number;
+  leaseExpiresLocal: number;
+}
+
 export class Fetcher {
   readonly queue: string;
   readonly signal = new WakeSignal();
@@ -27,7 +34,7 @@ export class Fetcher {
   readonly #log: Logger;
   readonly #opts: FetcherOptions;
   readonly #start: (job: ClaimedJob, leaseMs: number) => Promise<void>;
-  readonly #buffer: Array<{ job: ClaimedJob; leaseMs: number }> = [];
+  readonly #buffer: BufferedJob[] = [];
   #running = 0;
   #stopping = false;
   #loop: Promise<void> | null = null;
@@ -60,6 +67,17 @@ export class Fetcher {
     this.#stopping = true;
     this.signal.notify();
     await this.#loop;
+  }
+
+  /** Prefetched jobs with less than half their lease left. */
+  bufferedNeedingExtension(now: number): BufferedJob[] {
+    return this.#buffer.filter((b) => b.leaseExpiresLocal - now < b.leaseMs / 2);
+  }
+
+  /** A prefetched job's lease could not be extended: drop it (the lease reaper owns it now). */
+  dropBuffered(entry: BufferedJob): void {
+    const i = this.#buffer.indexOf(entry);
+    if (i >= 0) this.#buffer.splice(i, 1);
   }
 
   /** Take back prefetched jobs that never started (to release them). */
@@ -97,7 +115,8 @@ export class Fetcher {
       }
       this.stats.claims++;
       this.stats.claimed += jobs.length;
-      for (const job of jobs) this.#buffer.push({ job, leaseMs });
+      const claimedAt = Date.now();
+      for (const job of jobs) this.#buffer.push({ job, leaseMs, leaseExpiresLocal: claimedAt + leaseMs });
       this.#pump();
       if (this.#stopping) break;
       if (jobs.length < max) await this.signal.wait(this.#opts.pollIntervalMs);

@@ -191,17 +191,25 @@ export class Worker {
   }
 
   #onTick(): void {
-    const toExtend = this.#executor.sweep(Date.now());
-    if (toExtend.length === 0 || this.#extending) return;
+    const now = Date.now();
+    const running = this.#executor.sweep(now);
+    const buffered = this.#fetchers.flatMap((f) => f.bufferedNeedingExtension(now).map((entry) => ({ f, entry })));
+    if ((running.length === 0 && buffered.length === 0) || this.#extending) return;
     this.#extending = true;
-    const sentAt = Date.now();
+    const all = [...running.map((e) => ({ job: e.job, leaseMs: e.leaseMs })), ...buffered.map((b) => b.entry)];
     this.#deps.store
-      .jobExtendMany({ jobs: toExtend.map((e) => ({ id: e.job.id, leaseToken: e.job.leaseToken, leaseMs: e.leaseMs })) })
+      .jobExtendMany({ jobs: all.map((e) => ({ id: e.job.id, leaseToken: e.job.leaseToken, leaseMs: e.leaseMs })) })
       .then((results) => {
         results.forEach((r, i) => {
-          const entry = toExtend[i]!;
-          if (r.ok) entry.leaseExpiresLocal = sentAt + entry.leaseMs;
-          else this.#executor.leaseLost(entry);
+          if (i < running.length) {
+            const entry = running[i]!;
+            if (r.ok) entry.leaseExpiresLocal = now + entry.leaseMs;
+            else this.#executor.leaseLost(entry);
+          } else {
+            const { f, entry } = buffered[i - running.length]!;
+            if (r.ok) entry.leaseExpiresLocal = now + entry.leaseMs;
+            else f.dropBuffered(entry);
+          }
         });
       })
       .catch((error: unknown) => this.#deps.log.warn({ err: error }, 'extending leases failed; will retry next tick'))
