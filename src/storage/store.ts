@@ -207,6 +207,20 @@ export interface QueueStats {
   };
 }
 
+/** What a store really runs with, read back from the database (the benchmark reports it). */
+export interface StoreDurability {
+  /** SQLite: `PRAGMA synchronous` (OFF/NORMAL/FULL/EXTRA). */
+  readonly synchronous?: string;
+  /** SQLite: `PRAGMA journal_mode`. */
+  readonly journalMode?: string;
+  /** PostgreSQL: `SHOW synchronous_commit`. */
+  readonly synchronousCommit?: string;
+  /** PostgreSQL: `SHOW fsync`. */
+  readonly fsync?: string;
+  /** The database file (SQLite), or null. */
+  readonly path: string | null;
+}
+
 export interface StoreEvent {
   /** Some jobs may have become claimable in these queues (null: unknown which; another process wrote). */
   readonly queues: readonly string[] | null;
@@ -223,6 +237,8 @@ export interface Store {
   /** Throws StoreUnavailableError when the store cannot be reached. */
   ping(): Promise<void>;
   clockNow(): Promise<number>;
+  /** Read the durability settings back from the database itself (not from configuration). */
+  durability(): Promise<StoreDurability>;
 
   queueUpsert(params: { name: string; config: QueueConfig }): Promise<{ created: boolean; queue: QueueRecord }>;
   queueGet(name: string): Promise<QueueRecord | null>;

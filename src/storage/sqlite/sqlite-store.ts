@@ -32,6 +32,7 @@ import type {
   StateCounts,
   Store,
   StoreCapabilities,
+  StoreDurability,
   StoreEvent,
 } from '../store.js';
 import { assertDurable, Conn, configureConnection, isBusyError, openDatabase, readDurability, type SqliteDatabase } from './connection.js';
@@ -97,8 +98,9 @@ export class SqliteStore implements Store {
     return this.#writer.stats;
   }
 
-  durability(): { synchronous: string; journalMode: string } {
-    return readDurability(this.#db);
+  async durability(): Promise<StoreDurability> {
+    this.#assertOpen();
+    return { ...readDurability(this.#db), path: this.path === ':memory:' ? null : this.path };
   }
 
   async migrate(): Promise<{ applied: number[] }> {
