@@ -1,4 +1,219 @@
-/** Placeholder until the workloads land (next commit). */
-export async function runBench(_flags: { db?: string; workload: string; reps: string; scale: string; json?: boolean }): Promise<void> {
-  throw new Error('bench: not implemented yet');
+/**
+ * `spool bench`: runs the standard workloads against a fresh store per repetition, reports medians with
+ * min–max, and reads the durability settings back from the store it measured. Progress goes to stderr;
+ * the table (or, with --json, one JSON array) to stdout.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { InvalidArgumentError } from '../core/errors.js';
+import { Spool } from '../spool.js';
+import { parseStoreUrl } from '../storage/open-store.js';
+import type { StoreDurability } from '../storage/store.js';
+import { filesystemOf, median, round } from './measure.js';
+import { formatTable } from './report.js';
+import { drain, enqueueBulk, enqueueSingle, latency, prefillBacklog, QUEUE, sustained, type RunResult, type WorkloadContext } from './workloads.js';
+
+export interface BenchFlags {
+  readonly db?: string;
+  readonly workload: string;
+  readonly reps: string;
+  readonly scale: string;
+  readonly json?: boolean;
+}
+
+export interface BenchRow {
+  workload: string;
+  store: string;
+  n: number;
+  reps: number;
+  jobsPerSec: number;
+  jobsPerSecMin: number;
+  jobsPerSecMax: number;
+  latencyMs: { p50: number; p95: number; p99: number } | null;
+  callLatencyMs: { p50: number; p99: number } | null;
+  ratio: number | null;
+  backlogEnd: number | null;
+  non2xx: number | null;
+  lost: number | null;
+  durability: StoreDurability & { filesystem: string | null };
+  notes: string;
+}
+
+const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'S1'] as const;
+type WorkloadId = (typeof WORKLOADS)[number];
+const S1_BACKLOG = 1_000_000;
+
+export async function runBench(flags: BenchFlags): Promise<void> {
+  const selected = parseWorkloads(flags.workload);
+  const reps = positiveInt('--reps', flags.reps);
+  const scale = Number(flags.scale);
+  if (!Number.isFinite(scale) || scale <= 0 || scale > 10) throw new InvalidArgumentError(`--scale must be a number in (0, 10], got "${flags.scale}"`);
+  const bench = new Bench(flags.db, reps, scale);
+  const rows: BenchRow[] = [];
+  try {
+    for (const id of WORKLOADS) if (selected.has(id)) rows.push(...(await bench.run(id)));
+  } finally {
+    bench.cleanup();
+  }
+  process.stdout.write(flags.json ? `${JSON.stringify(rows, null, 2)}\n` : formatTable(rows));
+}
+
+class Bench {
+  readonly #reps: number;
+  readonly #scale: number;
+  readonly #dir: string;
+  readonly #prefix: string;
+  readonly #results = new Map<string, BenchRow>();
+  #files = 0;
+
+  constructor(db: string | undefined, reps: number, scale: number) {
+    this.#reps = reps;
+    this.#scale = scale;
+    const target = parseStoreUrl(db ?? 'sqlite:./.spool/bench/bench.db');
+    if (target.kind !== 'sqlite') throw new InvalidArgumentError('spool bench runs on SQLite in this build; the PostgreSQL store arrives with its own driver');
+    if (target.path === ':memory:') throw new InvalidArgumentError('an in-memory database is not a durable result; give a file path');
+    this.#dir = dirname(resolve(target.path));
+    this.#prefix = target.path.replace(/\.db$/, '');
+    mkdirSync(this.#dir, { recursive: true });
+  }
+
+  async run(id: WorkloadId): Promise<BenchRow[]> {
+    switch (id) {
+      case 'W1':
+        return [await this.#repeat('W1', (ctx) => enqueueSingle(ctx))];
+      case 'W2':
+        return [await this.#repeat('W2', enqueueBulk)];
+      case 'W3':
+        return [await this.#repeat('W3', (ctx) => drain(ctx))];
+      case 'W4':
+        return [await this.#repeat('W4', latency)];
+      case 'W5':
+        return [await this.#repeat('W5', sustained)];
+      case 'S1':
+        return this.#backlogScale();
+    }
+  }
+
+  /** Run one workload `reps` times, each on a fresh store, and fold the repetitions into one row. */
+  async #repeat(id: string, workload: (ctx: WorkloadContext) => Promise<RunResult>): Promise<BenchRow> {
+    const runs: RunResult[] = [];
+    let durability: BenchRow['durability'] | null = null;
+    for (let rep = 1; rep <= this.#reps; rep++) {
+      await this.#withStore(id, async (ctx, d) => {
+        durability = d;
+        const result = await workload(ctx);
+        runs.push(result);
+        progress(`${id} rep ${rep}/${this.#reps}: ${describe(result)}`);
+      });
+    }
+    const row = fold(id, runs, durability!, this.#reps);
+    this.#results.set(id, row);
+    return row;
+  }
+
+  /** S1: W1 then W3 on the same store, which also holds 1,000,000 other jobs; ratios to the empty-store runs. */
+  async #backlogScale(): Promise<BenchRow[]> {
+    const base = { W1: this.#results.get('W1') ?? (await this.#repeat('W1', (ctx) => enqueueSingle(ctx))), W3: this.#results.get('W3') ?? (await this.#repeat('W3', (ctx) => drain(ctx))) };
+    const w1: RunResult[] = [];
+    const w3: RunResult[] = [];
+    let durability: BenchRow['durability'] | null = null;
+    const backlog = Math.round(S1_BACKLOG * this.#scale);
+    await this.#withStore('S1', async (ctx, d) => {
+      durability = d;
+      await prefillBacklog(ctx, backlog);
+      for (let rep = 1; rep <= this.#reps; rep++) {
+        // W1 leaves exactly the jobs W3 needs queued; W3 drains them; the next repetition starts clean again.
+        const a = await enqueueSingle(ctx);
+        const b = await drain(ctx, { prefilled: a.n });
+        w1.push(a);
+        w3.push(b);
+        progress(`S1 rep ${rep}/${this.#reps}: W1 ${describe(a)}; W3 ${describe(b)}`);
+      }
+    });
+    const note = `${backlog.toLocaleString('en-US')} other jobs stored (40% waiting in another queue, 30% scheduled, 30% completed)`;
+    return (['W1', 'W3'] as const).map((w) => {
+      const row = fold(`S1-${w}`, w === 'W1' ? w1 : w3, durability!, this.#reps);
+      row.ratio = round(row.jobsPerSec / base[w].jobsPerSec, 3);
+      row.notes = `${note}; ratio to ${w} on an empty store (${base[w].jobsPerSec} jobs/s)`;
+      return row;
+    });
+  }
+
+  async #withStore(id: string, body: (ctx: WorkloadContext, durability: BenchRow['durability']) => Promise<void>): Promise<void> {
+    const path = `${this.#prefix}-${process.pid}-${id}-${++this.#files}.db`;
+    removeDb(path);
+    const spool = await Spool.open(`sqlite:${path}`);
+    try {
+      const d = await spool.store.durability();
+      if (d.synchronous !== 'FULL' && d.synchronous !== 'EXTRA') throw new Error(`refusing to benchmark a non-durable store: synchronous=${d.synchronous}`);
+      const filesystem = d.path ? filesystemOf(d.path) : null;
+      if (filesystem === 'tmpfs' || filesystem === 'ramfs') progress(`warning: ${d.path} is on ${filesystem}; this run is not a durable result`);
+      await spool.declareQueue(QUEUE, { concurrency: 32 });
+      await body({ spool, scale: this.#scale, progress }, { ...d, filesystem });
+    } finally {
+      await spool.close({ graceMs: 1000 });
+      removeDb(path);
+    }
+  }
+
+  cleanup(): void {
+    // Files are removed after each run; nothing else to do. Kept as the single place to extend (PostgreSQL schemas).
+  }
+}
+
+function fold(workload: string, runs: readonly RunResult[], durability: BenchRow['durability'], reps: number): BenchRow {
+  const rates = runs.map((r) => r.jobsPerSec);
+  const pick = <K extends string>(get: (r: RunResult) => Record<K, number> | undefined, keys: readonly K[]) => {
+    const present = runs.map(get).filter((x): x is Record<K, number> => x !== undefined);
+    if (present.length === 0) return null;
+    return Object.fromEntries(keys.map((k) => [k, round(median(present.map((x) => x[k])), 3)])) as Record<K, number>;
+  };
+  const backlog = runs.map((r) => r.backlogEnd).filter((x): x is number => x !== undefined);
+  return {
+    workload,
+    store: 'sqlite',
+    n: Math.round(median(runs.map((r) => r.n))),
+    reps,
+    jobsPerSec: round(median(rates)),
+    jobsPerSecMin: Math.min(...rates),
+    jobsPerSecMax: Math.max(...rates),
+    latencyMs: pick((r) => r.latencyMs, ['p50', 'p95', 'p99'] as const),
+    callLatencyMs: pick((r) => r.callLatencyMs, ['p50', 'p99'] as const),
+    ratio: null,
+    backlogEnd: backlog.length > 0 ? Math.round(median(backlog)) : null,
+    non2xx: null,
+    lost: null,
+    durability,
+    notes: '',
+  };
+}
+
+function describe(r: RunResult): string {
+  const parts = [`${r.jobsPerSec.toLocaleString('en-US')} jobs/s (n=${r.n})`];
+  if (r.callLatencyMs) parts.push(`call p50 ${r.callLatencyMs.p50} ms p99 ${r.callLatencyMs.p99} ms`);
+  if (r.latencyMs) parts.push(`enqueue→start p50 ${r.latencyMs.p50} p95 ${r.latencyMs.p95} p99 ${r.latencyMs.p99} ms`);
+  if (r.backlogEnd !== undefined) parts.push(`backlog ${r.backlogEnd}`);
+  return parts.join(', ');
+}
+
+function progress(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+function parseWorkloads(list: string): Set<WorkloadId> {
+  const ids = list.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  const known = new Set<string>(WORKLOADS);
+  const unknown = ids.filter((id) => !known.has(id));
+  if (unknown.length > 0 || ids.length === 0) throw new InvalidArgumentError(`unknown workload "${unknown.join(',') || list}" (known: ${WORKLOADS.join(', ')})`);
+  return new Set(ids as WorkloadId[]);
+}
+
+function positiveInt(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError(`${name} must be an integer from 1 to 100, got "${value}"`);
+  return n;
+}
+
+function removeDb(path: string): void {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
 }

@@ -1,0 +1,25 @@
+/** The human-readable bench table. */
+import type { BenchRow } from './run.js';
+
+const fmt = (n: number): string => n.toLocaleString('en-US');
+
+export function formatTable(rows: readonly BenchRow[]): string {
+  const header = ['workload', 'n', 'jobs/s (median)', 'min–max', 'latency p50/p95/p99 ms', 'call p50/p99 ms', 'ratio', 'backlog end'];
+  const body = rows.map((r) => [
+    r.workload,
+    fmt(r.n),
+    fmt(r.jobsPerSec),
+    `${fmt(r.jobsPerSecMin)}–${fmt(r.jobsPerSecMax)}`,
+    r.latencyMs ? `${r.latencyMs.p50} / ${r.latencyMs.p95} / ${r.latencyMs.p99}` : '',
+    r.callLatencyMs ? `${r.callLatencyMs.p50} / ${r.callLatencyMs.p99}` : '',
+    r.ratio === null ? '' : String(r.ratio),
+    r.backlogEnd === null ? '' : fmt(r.backlogEnd),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  const out = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)];
+  const d = rows[0]?.durability;
+  if (d) out.push('', `store: sqlite synchronous=${d.synchronous} journal_mode=${d.journalMode} filesystem=${d.filesystem ?? 'n/a'} (${rows[0]!.reps} reps each, medians)`);
+  for (const r of rows) if (r.notes) out.push(`${r.workload}: ${r.notes}`);
+  return `${out.join('\n')}\n`;
+}
