@@ -1,0 +1,52 @@
+/**
+ * The conformance suite against the SQLite driver: real database files in a fresh temporary directory per
+ * test, removed afterwards. Also the SQLite-only checks (query plans, connection pragmas).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ManualClock } from '../../src/core/clock.js';
+import { openStore } from '../../src/storage/open-store.js';
+import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
+import type { Store } from '../../src/storage/store.js';
+import type { StoreFactory } from './factory.js';
+import { insertSuite } from './suite/insert.js';
+
+let dir = '';
+let opened: Store[] = [];
+let fileNo = 0;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'spool-conformance-'));
+});
+
+afterEach(async () => {
+  const stores = opened;
+  opened = [];
+  for (const store of stores) await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Opens `sqlite:<tmp>/store-N.db` (migrated); closed and deleted after the test. */
+export async function openSqlite(opts: { clock?: ManualClock } = {}): Promise<SqliteStore> {
+  const store = await openStore(`sqlite:${join(dir, `store-${++fileNo}.db`)}`, opts.clock ? { clock: opts.clock } : {});
+  opened.push(store);
+  if (!(store instanceof SqliteStore)) throw new Error('openStore(sqlite:…) did not return a SqliteStore');
+  return store;
+}
+
+const sqlite: StoreFactory = {
+  name: 'sqlite',
+  capabilities: { settableClock: true, transactionalEnqueue: true, multiProcess: true },
+  open: openSqlite,
+};
+
+describe('store conformance: sqlite', () => {
+  it('the factory reports the capabilities its stores report', async () => {
+    const store = await sqlite.open();
+    expect(store.capabilities).toEqual(sqlite.capabilities);
+    expect(store.kind).toBe('sqlite');
+  });
+  insertSuite(sqlite);
+});
