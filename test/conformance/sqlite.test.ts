@@ -11,6 +11,8 @@ import { openStore } from '../../src/storage/open-store.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Store } from '../../src/storage/store.js';
 import type { StoreFactory } from './factory.js';
+import { claimSuite } from './suite/claim.js';
+import { idempotencySuite } from './suite/idempotency.js';
 import { insertSuite } from './suite/insert.js';
 
 let dir = '';
@@ -49,4 +51,6 @@ describe('store conformance: sqlite', () => {
     expect(store.kind).toBe('sqlite');
   });
   insertSuite(sqlite);
+  idempotencySuite(sqlite);
+  claimSuite(sqlite);
 });
