@@ -12,8 +12,10 @@ import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Store } from '../../src/storage/store.js';
 import type { StoreFactory } from './factory.js';
 import { claimSuite } from './suite/claim.js';
+import { fencingSuite } from './suite/fencing.js';
 import { idempotencySuite } from './suite/idempotency.js';
 import { insertSuite } from './suite/insert.js';
+import { retrySuite } from './suite/retry.js';
 
 let dir = '';
 let opened: Store[] = [];
@@ -53,4 +55,6 @@ describe('store conformance: sqlite', () => {
   insertSuite(sqlite);
   idempotencySuite(sqlite);
   claimSuite(sqlite);
+  fencingSuite(sqlite);
+  retrySuite(sqlite);
 });
