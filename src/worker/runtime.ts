@@ -181,13 +181,19 @@ export class Worker {
     return c?.[queue] ?? config.concurrency ?? DEFAULTS.concurrency;
   }
 
+  /**
+   * The tick must come round well within the shortest lease: a lease is extended when less than half of it
+   * is left, so with a tick of a quarter lease the extension lands with at least a quarter to spare. (A 1 s
+   * lease under a fixed 1 s tick was extended only at or after its expiry, and the lease reaper took it.)
+   */
   #tickMs(): number {
-    let minTimeout = DEFAULTS.timeoutSeconds * 1000;
+    let shortest = Math.min(DEFAULTS.timeoutSeconds, DEFAULTS.leaseSeconds) * 1000;
     for (const q of this.#opts.queues) {
-      const t = this.#configs.get(q)?.timeoutSeconds;
-      if (t !== undefined) minTimeout = Math.min(minTimeout, t * 1000);
+      const config = this.#configs.get(q);
+      if (config?.timeoutSeconds !== undefined) shortest = Math.min(shortest, config.timeoutSeconds * 1000);
+      if (config?.leaseSeconds !== undefined) shortest = Math.min(shortest, config.leaseSeconds * 1000);
     }
-    return Math.max(TICK_MIN_MS, Math.min(TICK_MAX_MS, Math.floor(minTimeout / 4)));
+    return Math.max(TICK_MIN_MS, Math.min(TICK_MAX_MS, Math.floor(shortest / 4)));
   }
 
   #onTick(): void {
