@@ -11,10 +11,13 @@ import { openStore } from '../../src/storage/open-store.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Store } from '../../src/storage/store.js';
 import type { StoreFactory } from './factory.js';
+import { cancelReplaySuite } from './suite/cancel-replay.js';
 import { claimSuite } from './suite/claim.js';
 import { fencingSuite } from './suite/fencing.js';
 import { idempotencySuite } from './suite/idempotency.js';
 import { insertSuite } from './suite/insert.js';
+import { orderingSuite } from './suite/ordering.js';
+import { retentionSuite } from './suite/retention.js';
 import { retrySuite } from './suite/retry.js';
 
 let dir = '';
@@ -57,4 +60,7 @@ describe('store conformance: sqlite', () => {
   claimSuite(sqlite);
   fencingSuite(sqlite);
   retrySuite(sqlite);
+  cancelReplaySuite(sqlite);
+  orderingSuite(sqlite);
+  retentionSuite(sqlite);
 });
