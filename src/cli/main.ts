@@ -14,9 +14,11 @@ const version = (createRequire(import.meta.url)('../../package.json') as { versi
 const program = new Command('spool')
   .description('Spool: a queue-first job service (library, server and CLI over one engine)')
   .version(version)
-  .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
-program.configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error: ') ? `spool: ${s.slice(7)}` : s) });
+// A usage error is one line, hint included: `spool: unknown option '--x' (run with --help for usage)`.
+program.configureOutput({
+  outputError: (s, write) => write(`spool: ${s.replace(/^error: /, '').trimEnd().replace(/\n+/g, ' ')} (run with --help for usage)\n`),
+});
 
 registerServe(program);
 registerWork(program);
