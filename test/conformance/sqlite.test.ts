@@ -14,11 +14,15 @@ import type { StoreFactory } from './factory.js';
 import { cancelReplaySuite } from './suite/cancel-replay.js';
 import { claimSuite } from './suite/claim.js';
 import { fencingSuite } from './suite/fencing.js';
+import { historySuite } from './suite/history.js';
 import { idempotencySuite } from './suite/idempotency.js';
 import { insertSuite } from './suite/insert.js';
+import { leaderSuite } from './suite/leader.js';
 import { orderingSuite } from './suite/ordering.js';
 import { retentionSuite } from './suite/retention.js';
 import { retrySuite } from './suite/retry.js';
+import { statsSuite } from './suite/stats.js';
+import { stepsSuite } from './suite/steps.js';
 
 let dir = '';
 let opened: Store[] = [];
@@ -63,4 +67,8 @@ describe('store conformance: sqlite', () => {
   cancelReplaySuite(sqlite);
   orderingSuite(sqlite);
   retentionSuite(sqlite);
+  statsSuite(sqlite);
+  stepsSuite(sqlite);
+  leaderSuite(sqlite);
+  historySuite(sqlite);
 });
