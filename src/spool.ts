@@ -297,6 +297,9 @@ export class Spool {
         store: this.store,
         log: this.log,
         jobType: (type) => (type ? this.#types.get(type) : undefined),
+        nudgeScheduler: () => {
+          for (const w of this.#workers) w.maintainer?.nudgeScheduler();
+        },
         resolve: (job): ResolvedHandler | undefined => {
           const def = job.type ? this.#types.get(job.type) : undefined;
           const handler = (job.type ? (handlers[job.type] ?? def?.handler) : undefined) ?? handlers[job.queue] ?? this.#queueHandlers.get(job.queue);

@@ -15,14 +15,17 @@ const RETRY_MAX_MS = 2000;
 
 export class Completer {
   readonly #log: Logger;
+  readonly #onRetrying: () => void;
   readonly #completes: Batcher<JobCompleteParams & { giveUpAt: number }, FencedResult>;
   readonly #fails: Batcher<JobFailParams & { giveUpAt: number }, FencedResult>;
   #pending = 0;
   #idle: Array<() => void> = [];
   readonly stats = { completed: 0, failed: 0, stale: 0 };
 
-  constructor(store: Store, log: Logger) {
+  /** `onRetrying` runs after a failure to `retrying` commits (the scheduler should aim at the new due time). */
+  constructor(store: Store, log: Logger, onRetrying: () => void = () => {}) {
     this.#log = log;
+    this.#onRetrying = onRetrying;
     this.#completes = new Batcher((items) => this.#write(items, (jobs) => store.jobCompleteMany({ jobs })), { maxBatch: 2000 });
     this.#fails = new Batcher((items) => this.#write(items, (jobs) => store.jobFailMany({ jobs })), { maxBatch: 2000 });
   }
@@ -37,7 +40,9 @@ export class Completer {
   }
 
   fail(params: JobFailParams, giveUpAt: number): Promise<FencedResult> {
-    return this.#track(this.#fails.add({ ...params, giveUpAt }), 'failed', params.id);
+    const written = this.#track(this.#fails.add({ ...params, giveUpAt }), 'failed', params.id);
+    if (params.to === 'retrying') void written.then((r) => r.ok && this.#onRetrying());
+    return written;
   }
 
   /** Resolves when every handed-over outcome has been written (or given up on). */

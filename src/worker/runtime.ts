@@ -42,6 +42,11 @@ export interface RuntimeDeps {
   readonly log: Logger;
   readonly resolve: (job: ClaimedJob) => ResolvedHandler | undefined;
   readonly jobType: (type: string | null) => JobTypeDefinition | undefined;
+  /**
+   * A job went to `retrying`: wake the scheduler of whichever maintainer leads in this process (default:
+   * this worker's own). Commits of this process do not reach its maintainers as store events.
+   */
+  readonly nudgeScheduler?: () => void;
 }
 
 const TICK_MIN_MS = 50;
@@ -68,7 +73,9 @@ export class Worker {
     this.#deps = deps;
     this.#opts = opts;
     this.id = opts.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
-    this.#completer = new Completer(deps.store, deps.log);
+    this.#completer = new Completer(deps.store, deps.log, () =>
+      deps.nudgeScheduler ? deps.nudgeScheduler() : this.maintainer?.nudgeScheduler(),
+    );
     this.#executor = new Executor({
       store: deps.store,
       completer: this.#completer,

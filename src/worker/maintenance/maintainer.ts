@@ -136,7 +136,10 @@ export class Maintainer {
     try {
       const n = await reapExpiredLeases(this.#store, this.#deps);
       this.stats.reaped += n;
-      if (n > 0) this.#log.info({ count: n }, 'expired leases returned to the queue');
+      if (n > 0) {
+        this.#log.info({ count: n }, 'expired leases returned to the queue');
+        this.nudgeScheduler(); // their retries may be due before the scheduler's next planned look
+      }
     } catch (error) {
       this.#log.warn({ err: error }, 'lease reaper failed');
     }
