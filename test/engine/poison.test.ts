@@ -47,6 +47,25 @@ describe('Worker › failing jobs', () => {
     await worker.stop({ graceMs: 1000 });
   });
 
+  it('starts a retry when its backoff is due, not at the scheduler’s next routine look', async () => {
+    const { spool } = await openSpool();
+    await spool.declareQueue('quick-retry', { maxAttempts: 4, backoff: FAST_BACKOFF });
+    spool.handle('quick-retry', async (_p, ctx) => {
+      if (ctx.job.attempt < 4) throw new Error(`attempt ${ctx.job.attempt} failed`);
+      return 'ok';
+    });
+    await spool.work({ queues: ['quick-retry'], maintenance: { schedulerMaxSleepMs: 5000 } });
+    const { id } = await spool.enqueue('quick-retry', {});
+    const [job] = await waitAllTerminal(spool, [id], 15_000);
+    expect(job!.state).toBe('completed');
+    // Each backoff is at most 20 ms; the gap from `retrying` to the next `active` must follow it, not the
+    // scheduler's idle sleep (5 s here). 750 ms leaves room for a slow machine.
+    const h = job!.history;
+    const gaps = h.flatMap((e, i) => (e.state === 'retrying' && h[i + 2]?.state === 'active' ? [h[i + 2]!.at.getTime() - e.at.getTime()] : []));
+    expect(gaps).toHaveLength(3);
+    for (const gap of gaps) expect(gap).toBeLessThan(750);
+  });
+
   it('sends a job that throws NonRetryableError straight to dead after attempt 1', async () => {
     const { spool } = await openSpool();
     await spool.declareQueue('strict', { maxAttempts: 5, backoff: FAST_BACKOFF });
