@@ -11,6 +11,8 @@ import { openStore } from '../../src/storage/open-store.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Store } from '../../src/storage/store.js';
 import type { StoreFactory } from './factory.js';
+import { pragmasSuite } from './sqlite/pragmas.js';
+import { statsQueryPlanSuite } from './sqlite/stats-query-plan.js';
 import { cancelReplaySuite } from './suite/cancel-replay.js';
 import { claimSuite } from './suite/claim.js';
 import { fencingSuite } from './suite/fencing.js';
@@ -71,4 +73,9 @@ describe('store conformance: sqlite', () => {
   stepsSuite(sqlite);
   leaderSuite(sqlite);
   historySuite(sqlite);
+});
+
+describe('SQLite-only checks', () => {
+  statsQueryPlanSuite(openSqlite);
+  pragmasSuite(openSqlite);
 });
