@@ -1,0 +1,66 @@
+/**
+ * The benchmark's plumbing (not its figures: performance is never asserted in a test): the --json shape of
+ * ../shared/BENCHMARKS.md, durability read back from the bench's own connection, one-line errors.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'spool-bench-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const spool = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { maxBuffer: 10 * 1024 * 1024 });
+
+describe('spool bench', () => {
+  it('prints one JSON array in the documented shape, durable settings read back, and cleans up its files', async () => {
+    const { stdout, stderr } = await spool(['bench', '--db', `sqlite:${join(dir, 'b.db')}`, '--workload', 'W1,W2,W3,W4,W5', '--reps', '1', '--scale', '0.01', '--json']);
+    const rows = JSON.parse(stdout) as Array<Record<string, unknown>>;
+    expect(rows.map((r) => r['workload'])).toEqual(['W1', 'W2', 'W3', 'W4', 'W5']);
+    for (const row of rows) {
+      expect(Object.keys(row).sort()).toEqual(
+        ['workload', 'store', 'n', 'reps', 'jobsPerSec', 'jobsPerSecMin', 'jobsPerSecMax', 'latencyMs', 'callLatencyMs', 'ratio', 'backlogEnd', 'non2xx', 'lost', 'durability', 'notes'].sort(),
+      );
+      expect(row['store']).toBe('sqlite');
+      expect(row['jobsPerSec']).toBeGreaterThan(0);
+      expect(row['durability']).toMatchObject({ synchronous: 'FULL', journalMode: 'wal', path: expect.stringContaining(dir) });
+      expect(typeof (row['durability'] as { filesystem: unknown }).filesystem).toBe('string');
+    }
+    const byId = Object.fromEntries(rows.map((r) => [r['workload'], r]));
+    expect(byId['W1']!['callLatencyMs']).toMatchObject({ p50: expect.any(Number), p99: expect.any(Number) });
+    expect(byId['W1']!['n']).toBe(500);
+    expect(byId['W4']!['latencyMs']).toMatchObject({ p50: expect.any(Number), p95: expect.any(Number), p99: expect.any(Number) });
+    expect(byId['W5']!['backlogEnd']).toEqual(expect.any(Number));
+    expect(stderr).toMatch(/\[bench\] W3 rep 1\/1: [\d,]+ jobs\/s/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('S1 reports ratios to the empty-store runs', async () => {
+    const { stdout } = await spool(['bench', '--db', `sqlite:${join(dir, 's.db')}`, '--workload', 'S1', '--reps', '1', '--scale', '0.005', '--json']);
+    const rows = JSON.parse(stdout) as Array<{ workload: string; ratio: number | null; notes: string }>;
+    expect(rows.map((r) => r.workload)).toEqual(['W1', 'W3', 'S1-W1', 'S1-W3']);
+    for (const r of rows.slice(2)) {
+      expect(r.ratio).toBeGreaterThan(0);
+      expect(r.notes).toContain('5,000 other jobs stored');
+    }
+  });
+
+  it.each([
+    [['--workload', 'W9'], /unknown workload "W9"/],
+    [['--reps', '0'], /--reps must be an integer/],
+    [['--scale', 'fast'], /--scale must be a number/],
+    [['--db', 'sqlite::memory:'], /not a durable result/],
+  ])('rejects %j with a one-line reason and a non-zero exit', async (args, reason) => {
+    const failed = await spool(['bench', ...args]).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(failed).not.toBeNull();
+    expect(failed!.code).not.toBe(0);
+    expect(failed!.stderr.trim().split('\n')).toHaveLength(1);
+    expect(failed!.stderr).toMatch(reason);
+  });
+});
