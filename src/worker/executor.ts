@@ -101,7 +101,9 @@ export class Executor {
     try {
       if (!resolved) throw new SpoolError('job_type_not_found', `no handler for job type "${job.type ?? '(none)'}" on queue "${job.queue}"`);
       let payload: unknown = JSON.parse(job.payloadJson);
-      if (resolved.def && job.version < currentVersion(resolved.def)) payload = upcast(resolved.def, payload, job.version);
+      // A job newer than this worker's type (a rolling deploy) fails the attempt — upcast() refuses it — so a
+      // worker that knows the version can take the retry; the handler never sees a payload it cannot read.
+      if (resolved.def && job.version !== currentVersion(resolved.def)) payload = upcast(resolved.def, payload, job.version);
       const result = await resolved.handler(payload, this.#context(entry));
       outcome = { ok: true, resultJson: result === undefined ? null : JSON.stringify(result) };
     } catch (thrown) {
