@@ -46,7 +46,10 @@ export function registerDlq(program: Command): void {
         if (flags.id && flags.all) throw new UsageError('give --id or --all, not both');
         const spool = await openSpool(flags);
         try {
-          if (flags.all && !flags.dryRun && !flags.json) process.stderr.write(`replaying every dead job of ${queue}…\n`);
+          if (flags.all && !flags.dryRun && !flags.json) {
+            await spool.getQueue(queue); // an unknown queue fails with its one line before any progress is shown
+            process.stderr.write(`replaying every dead job of ${queue}…\n`);
+          }
           const r = await spool.dlq.replay(queue, { ...(flags.id ? { ids: flags.id } : { all: true }), ...(flags.dryRun ? { dryRun: true } : {}) });
           print(flags, { replayed: r.count, dryRun: !!flags.dryRun, ids: r.ids }, () =>
             flags.dryRun ? `${r.count} dead job(s) would be replayed` : `${r.count} job(s) replayed`,
