@@ -63,7 +63,8 @@ export function replayDead(ctx: TxContext, params: JobReplayParams): { count: nu
   let rows: GateRow[];
   if (params.ids) {
     const select = conn.stmt(`SELECT ${GATE_COLUMNS} FROM jobs WHERE id = ? AND queue = ? AND state = 'dead'`);
-    rows = params.ids.map((id) => select.get(id, params.queue) as GateRow | undefined).filter((r): r is GateRow => !!r);
+    // An id listed twice is replayed once (counting it twice drove the dead counter negative).
+    rows = [...new Set(params.ids)].map((id) => select.get(id, params.queue) as GateRow | undefined).filter((r): r is GateRow => !!r);
   } else if (params.all) {
     rows = conn
       .stmt(`SELECT ${GATE_COLUMNS} FROM jobs WHERE queue = ? AND state = 'dead' ORDER BY seq LIMIT ?`)
