@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { QueueNotFoundError } from '../../../src/core/errors.js';
 import type { Store } from '../../../src/storage/store.js';
 import {
+  bruteCounts,
   claimOne,
   declareQueue,
   enqueue,
@@ -123,6 +124,32 @@ export function cancelReplaySuite(factory: StoreFactory): void {
       expect(await store.jobReplayDead({ queue: 'q', ids: [queued, deadElsewhere, 'no-such-job', dead] })).toEqual({ count: 1, ids: [dead] });
       expect((await getJob(store, deadElsewhere)).state).toBe('dead');
       expect((await getJob(store, queued)).history).toHaveLength(1);
+    });
+
+    it('replay by id counts a job listed twice once, and the counters stay equal to a brute-force count', async () => {
+      const store = await factory.open();
+      await declareQueue(store, 'q');
+      const dead = await deadJob(store, 'q');
+      expect(await store.jobReplayDead({ queue: 'q', ids: [dead, dead] })).toEqual({ count: 1, ids: [dead] });
+      const job = await getJob(store, dead);
+      expect(job.history.filter((h) => h.reason === 'replay')).toHaveLength(1);
+      const stats = await statsOf(store, 'q');
+      expect(stats.counts).toEqual(await bruteCounts(store, 'q'));
+      expect(stats.counts).toMatchObject({ dead: 0, queued: 1 });
+      expect(stats.totals.replayed).toBe(1);
+    });
+
+    it('cancel with a job listed twice cancels it once', async () => {
+      const store = await factory.open();
+      await declareQueue(store, 'q');
+      const id = await enqueue(store, 'q');
+      expect(await store.jobCancelMany({ ids: [id, id] })).toEqual([
+        { id, ok: true, state: 'cancelled' },
+        { id, ok: false, state: 'cancelled' },
+      ]);
+      const stats = await statsOf(store, 'q');
+      expect(stats.counts).toEqual(await bruteCounts(store, 'q'));
+      expect(stats.totals.cancelled).toBe(1);
     });
 
     it('replay all moves every dead job of the queue, up to the limit', async () => {
