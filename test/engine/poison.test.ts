@@ -47,6 +47,38 @@ describe('Worker › failing jobs', () => {
     await worker.stop({ graceMs: 1000 });
   });
 
+  it('replays a dead job from the DLQ with a fresh attempt budget once the cause is fixed', async () => {
+    const { spool } = await openSpool();
+    await spool.declareQueue('fixable', { maxAttempts: 2, backoff: FAST_BACKOFF });
+    let fixed = false;
+    spool.handle('fixable', async (_p, ctx) => {
+      if (!fixed) throw new Error(`broken (attempt ${ctx.job.attempt})`);
+      return `fixed on attempt ${ctx.job.attempt}`;
+    });
+    await spool.work({ queues: ['fixable'] });
+    const a = await spool.enqueue('fixable', { n: 1 });
+    const b = await spool.enqueue('fixable', { n: 2 });
+    await waitAllTerminal(spool, [a.id, b.id]);
+    expect((await spool.dlq.list('fixable')).jobs.map((j) => j.id).sort()).toEqual([a.id, b.id].sort());
+
+    expect(await spool.dlq.replay('fixable', { all: true, dryRun: true })).toMatchObject({ count: 2 });
+    expect((await spool.getJob(a.id)).state).toBe('dead');
+    fixed = true;
+    expect(await spool.dlq.replay('fixable', { ids: [a.id] })).toEqual({ count: 1, ids: [a.id] });
+    const [replayed] = await waitAllTerminal(spool, [a.id]);
+    expect(replayed!.state).toBe('completed');
+    expect(replayed!.result).toBe('fixed on attempt 1');
+    expect(replayed!.history.map((h) => [h.state, h.reason ?? null])).toContainEqual(['queued', 'replay']);
+    expect((await spool.getJob(b.id)).state).toBe('dead');
+    expect((await spool.dlq.replay('fixable', { all: true })).count).toBe(1);
+    const [rest] = await waitAllTerminal(spool, [b.id]);
+    expect(rest!.state).toBe('completed');
+    expect((await spool.dlq.list('fixable')).jobs).toEqual([]);
+    const [stats] = await spool.stats('fixable');
+    expect(stats!.totals).toMatchObject({ replayed: 2, completed: 2, dead: 2 });
+    expect(stats!.counts).toMatchObject({ dead: 0, completed: 2 });
+  });
+
   it('starts a retry when its backoff is due, not at the scheduler’s next routine look', async () => {
     const { spool } = await openSpool();
     await spool.declareQueue('quick-retry', { maxAttempts: 4, backoff: FAST_BACKOFF });
