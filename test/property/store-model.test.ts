@@ -3,7 +3,8 @@
  * (enqueue, claim, complete, fail, release, extend, clock travel + lease reaping, cancel, replay, promote)
  * run against the store and against an in-memory model written here from the README's state machine — not
  * from src/core/states.ts. After every command: no accepted job is lost, the store agrees with the model
- * (state, attempts, history, lease, counters), each job holds at most one lease and only the newest token
+ * (state, attempts, history, lease, counters, which jobs a claim takes — ordering keys included: only the
+ * head of a key runs), each job holds at most one lease and only the newest token
  * can write, history follows this file's legal-transition list, and attempts only go down through replay
  * (to 0) or release (the attempt is given back).
  */
@@ -40,6 +41,7 @@ const LEGAL_EDGES = new Set([
 ]);
 const INITIAL: ReadonlySet<State> = new Set(['scheduled', 'queued']);
 const CANCELLABLE: ReadonlySet<State> = new Set(['scheduled', 'queued', 'retrying']);
+const LIVE: ReadonlySet<State> = new Set(['scheduled', 'queued', 'active', 'retrying']);
 
 interface Step {
   readonly state: State;
@@ -50,6 +52,9 @@ interface Step {
 interface ModelJob {
   readonly id: string;
   readonly seq: number;
+  readonly orderingKey: string | null;
+  /** Place in its ordering key's line: enqueue order, and the end of the line again after a replay. */
+  okeySeq: number;
   readonly maxAttempts: number;
   state: State;
   attempts: number;
@@ -67,9 +72,27 @@ class Model {
   /** Every (job, token) ever handed out, in order; older ones are stale. */
   readonly handles: Array<{ id: string; leaseToken: string }> = [];
   readonly tokens = new Set<string>();
+  #okeySeq = 0;
 
-  add(id: string, state: State, runAt: number, maxAttempts: number): void {
-    const job: ModelJob = { id, seq: this.jobs.length, maxAttempts, state, attempts: 0, runAt, runnableAt: runAt, token: null, leaseExpiresAt: null, trail: [{ state, attempt: 0 }] };
+  nextOkeySeq(): number {
+    return ++this.#okeySeq;
+  }
+
+  add(id: string, state: State, runAt: number, maxAttempts: number, orderingKey: string | null): void {
+    const job: ModelJob = {
+      id,
+      seq: this.jobs.length,
+      orderingKey,
+      okeySeq: orderingKey == null ? 0 : this.nextOkeySeq(),
+      maxAttempts,
+      state,
+      attempts: 0,
+      runAt,
+      runnableAt: runAt,
+      token: null,
+      leaseExpiresAt: null,
+      trail: [{ state, attempt: 0 }],
+    };
     this.jobs.push(job);
     this.byId.set(id, job);
   }
@@ -89,9 +112,19 @@ class Model {
     return !!job && job.state === 'active' && job.token === token;
   }
 
-  /** Queued jobs in claim order: all normal priority, so (became runnable, enqueue order). */
+  /**
+   * The head of an ordering key: its live (scheduled, queued, active, retrying) job earliest in line. Only
+   * the head may run (ordering.onDead = continue: a dead job is not live and does not hold the key).
+   */
+  isHead(job: ModelJob): boolean {
+    if (job.orderingKey == null) return true;
+    const live = this.jobs.filter((j) => j.orderingKey === job.orderingKey && LIVE.has(j.state));
+    return live.every((j) => j.okeySeq >= job.okeySeq);
+  }
+
+  /** Queued heads in claim order: all normal priority, so (became runnable, enqueue order). */
   claimable(): ModelJob[] {
-    return this.jobs.filter((j) => j.state === 'queued').sort((a, b) => a.runnableAt - b.runnableAt || a.seq - b.seq);
+    return this.jobs.filter((j) => j.state === 'queued' && this.isHead(j)).sort((a, b) => a.runnableAt - b.runnableAt || a.seq - b.seq);
   }
 
   counts(): Record<State, number> {
@@ -104,7 +137,7 @@ class Model {
 // ── commands ──────────────────────────────────────────────────────────────────────────────────────────────
 
 type Command =
-  | { k: 'enqueue'; delayMs: number; maxAttempts: number }
+  | { k: 'enqueue'; delayMs: number; maxAttempts: number; orderingKey: string | null }
   | { k: 'claim'; max: number; leaseMs: number }
   | { k: 'complete'; h: number; pick: TokenPick }
   | { k: 'fail'; h: number; pick: TokenPick; to: 'retrying' | 'dead'; delayMs: number }
@@ -119,7 +152,7 @@ type Command =
 const handle = { h: fc.nat(), pick: fc.constantFrom('live' as const, 'live' as const, 'live' as const, 'any' as const, 'forged' as const) };
 type TokenPick = 'live' | 'any' | 'forged';
 const commandArb: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ k: fc.constant('enqueue' as const), delayMs: fc.constantFrom(0, 0, 5 * SECOND, 20 * SECOND), maxAttempts: fc.integer({ min: 1, max: 3 }) }) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('enqueue' as const), delayMs: fc.constantFrom(0, 0, 5 * SECOND, 20 * SECOND), maxAttempts: fc.integer({ min: 1, max: 3 }), orderingKey: fc.constantFrom(null, null, 'a', 'b') }) },
   { weight: 4, arbitrary: fc.record({ k: fc.constant('claim' as const), max: fc.integer({ min: 1, max: 3 }), leaseMs: fc.constantFrom(5 * SECOND, 15 * SECOND) }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('complete' as const), ...handle }) },
   {
@@ -177,11 +210,11 @@ async function apply(store: Store, model: Model, clock: ManualClock, cmd: Comman
   const now = clock.now();
   switch (cmd.k) {
     case 'enqueue': {
-      const input = jobInput(QUEUE, { delayMs: cmd.delayMs, maxAttempts: cmd.maxAttempts });
+      const input = jobInput(QUEUE, { delayMs: cmd.delayMs, maxAttempts: cmd.maxAttempts, orderingKey: cmd.orderingKey });
       const [result] = await store.jobInsertMany({ jobs: [input] });
       const expected: State = cmd.delayMs > 0 ? 'scheduled' : 'queued';
       expect(result).toMatchObject({ ok: true, replayed: false, receipt: { id: input.id, state: expected } });
-      model.add(input.id, expected, now + cmd.delayMs, cmd.maxAttempts);
+      model.add(input.id, expected, now + cmd.delayMs, cmd.maxAttempts, cmd.orderingKey);
       return;
     }
     case 'claim': {
@@ -290,6 +323,7 @@ async function apply(store: Store, model: Model, clock: ManualClock, cmd: Comman
         model.move(job, 'queued', 0, 'replay');
         job.runAt = now;
         job.runnableAt = now;
+        if (job.orderingKey != null) job.okeySeq = model.nextOkeySeq();
       }
       return;
     }
@@ -380,11 +414,14 @@ async function runSequence(commands: readonly Command[]): Promise<void> {
   }
 }
 
+/** 60 runs (a few seconds) by default; SPOOL_PROPERTY_RUNS=2000 for a longer hunt. */
+const RUNS = Number(process.env.SPOOL_PROPERTY_RUNS ?? 60);
+
 describe('store against an independent model (SQLite)', () => {
   it('random command sequences keep every invariant', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(commandArb, { minLength: 10, maxLength: 80, size: 'max' }), (commands) => runSequence(commands)),
-      { numRuns: 60 },
+      { numRuns: RUNS },
     );
-  }, 120_000);
+  }, Math.max(120_000, RUNS * 500));
 });
