@@ -103,6 +103,20 @@ export function idempotencySuite(factory: StoreFactory): void {
       expect(fresh.id).not.toBe(first.id);
     });
 
+    withClock('an expired key no longer replays, even before idempotencyDeleteExpired ran', async () => {
+      const clock = newClock();
+      const store = await factory.open({ clock });
+      await declareQueue(store, 'q', { retention: { completedSeconds: 60, deadSeconds: 60 } });
+      const first = accepted((await store.jobInsertMany({ jobs: [keyed('q', 'k', 'fp-A')] }))[0]);
+      clock.set(T0 + 24 * HOUR);
+      const fresh = accepted((await store.jobInsertMany({ jobs: [keyed('q', 'k', 'fp-B')] }))[0]);
+      expect(fresh.replayed).toBe(false);
+      expect(fresh.id).not.toBe(first.id);
+      // The new record replaces the old one: the same request now replays the new job.
+      expect(accepted((await store.jobInsertMany({ jobs: [keyed('q', 'k', 'fp-B')] }))[0])).toEqual({ ...fresh, replayed: true });
+      expect(await store.idempotencyDeleteExpired({ limit: 100 })).toBe(0);
+    });
+
     withClock('a key lives as long as the queue keeps its jobs when that is longer than 24 h', async () => {
       const clock = newClock();
       const store = await factory.open({ clock });

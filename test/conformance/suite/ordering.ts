@@ -139,6 +139,17 @@ export function orderingSuite(factory: StoreFactory): void {
       expect(await store.jobDeleteDead({ queue: 'q', id: head })).toBe(true);
       expect(ids(await claim(store, 'q', 10))).toEqual([second]);
     });
+    it('switching onDead from block to continue with queueUpsert unblocks the key at once', async () => {
+      const store = await factory.open();
+      await declareQueue(store, 'q', { ordering: { onDead: 'block' } });
+      await enqueue(store, 'q', { orderingKey: 'k' });
+      const second = await enqueue(store, 'q', { orderingKey: 'k' });
+      const [head] = await claim(store, 'q', 10);
+      expectAllOk(await store.jobFailMany({ jobs: [failParams(head!, 'dead')] }));
+      expect(await claim(store, 'q', 10)).toEqual([]);
+      await declareQueue(store, 'q', { ordering: { onDead: 'continue' } });
+      expect(ids(await claim(store, 'q', 10))).toEqual([second]);
+    });
   });
 
   describe(`group keys [${factory.name}]`, () => {
@@ -209,6 +220,29 @@ export function orderingSuite(factory: StoreFactory): void {
       expect(await claim(store, 'q', 10)).toEqual([]);
       await complete(store, [first!]);
       expect(ids(await claim(store, 'q', 10))).toEqual([low]);
+    });
+
+    withClock('a scheduled or retrying job of a full group waits for a slot after promotion', async () => {
+      const clock = newClock();
+      const store = await factory.open({ clock });
+      await declareQueue(store, 'q', { groups: { concurrency: 1 } });
+      const retried = await enqueue(store, 'q', { groupKey: 'g' });
+      const [first] = await claim(store, 'q', 10);
+      expect(first?.id).toBe(retried);
+      expectAllOk(await store.jobFailMany({ jobs: [failParams(first!, 'retrying', { delayMs: 5 * SECOND })] }));
+      const scheduled = await enqueue(store, 'q', { groupKey: 'g', delayMs: 5 * SECOND });
+      const holder = await enqueue(store, 'q', { groupKey: 'g' });
+      const [h] = await claim(store, 'q', 10);
+      expect(h?.id).toBe(holder);
+      clock.advance(5 * SECOND);
+      expect((await store.jobPromoteDue({ limit: 10 })).count).toBe(2);
+      expect(await claim(store, 'q', 10)).toEqual([]);
+      await complete(store, [h!]);
+      const [next] = await claim(store, 'q', 10);
+      expect([retried, scheduled]).toContain(next?.id);
+      expect(await claim(store, 'q', 10)).toEqual([]);
+      await complete(store, [next!]);
+      expect(ids(await claim(store, 'q', 10))).toEqual([retried, scheduled].filter((id) => id !== next!.id));
     });
 
     it('raising the group limit with queueUpsert opens held jobs at once', async () => {
