@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, spool, stderrLines, TempDirs, type RunResult } from './spawn.js';
+import { buildCli, inTurn, spool, stderrLines, TempDirs, type RunResult } from './spawn.js';
 
 const tmp = new TempDirs();
 beforeAll(buildCli);
@@ -45,9 +45,9 @@ async function counts(url: string): Promise<Record<string, number>> {
 describe('spool enqueue', () => {
   it('prints the new id and state; --json prints the enqueue result', async () => {
     const url = await declared();
-    const [text, json] = await Promise.all([
-      spool(['enqueue', 'emails', '{"to":"ada@example.com"}', '--db', url]),
-      spool(['enqueue', 'emails', '{"to":"bob@example.com"}', '--db', url, '--json']),
+    const [text, json] = await inTurn([
+      () => spool(['enqueue', 'emails', '{"to":"ada@example.com"}', '--db', url]),
+      () => spool(['enqueue', 'emails', '{"to":"bob@example.com"}', '--db', url, '--json']),
     ]);
     expect(text.stderr).toBe('');
     expect(text.code).toBe(0);
@@ -89,10 +89,10 @@ describe('spool enqueue', () => {
     const original = JSON.parse(first.stdout) as { id: string; replayed: boolean };
     expect(original.replayed).toBe(false);
 
-    const [again, text, different] = await Promise.all([
-      spool(['enqueue', 'emails', '{"to":"ada"}', '--idempotency-key', 'signup-42', '--db', url, '--json']),
-      spool(['enqueue', 'emails', '{"to":"ada"}', '--idempotency-key', 'signup-42', '--db', url]),
-      spool(['enqueue', 'emails', '{"to":"eve"}', '--idempotency-key', 'signup-42', '--db', url]),
+    const [again, text, different] = await inTurn([
+      () => spool(['enqueue', 'emails', '{"to":"ada"}', '--idempotency-key', 'signup-42', '--db', url, '--json']),
+      () => spool(['enqueue', 'emails', '{"to":"ada"}', '--idempotency-key', 'signup-42', '--db', url]),
+      () => spool(['enqueue', 'emails', '{"to":"eve"}', '--idempotency-key', 'signup-42', '--db', url]),
     ]);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ id: original.id, replayed: true });
@@ -113,7 +113,7 @@ describe('spool enqueue', () => {
       [['enqueue', 'emails', '{}', '--delay', 'soon'], 2, /^spool: --delay must be a number/],
       [['enqueue', 'emails'], 2, /^spool: missing required argument 'payload'/],
     ];
-    const results = await Promise.all(cases.map(([args]) => spool([...args, '--db', url])));
+    const results = await inTurn(cases.map(([args]) => () => spool([...args, '--db', url])));
     results.forEach((r, i) => expectOneLineFailure(r, cases[i]![1], cases[i]![2]));
     expect(await counts(url)).toMatchObject({ queued: 0, scheduled: 0 });
   });
@@ -125,7 +125,7 @@ describe('spool status', () => {
     const e = await spool(['enqueue', 'emails', '{"to":"ada","n":[1,2]}', '--db', url]);
     const id = e.stdout.split(' ')[0]!;
 
-    const [text, json] = await Promise.all([spool(['status', id, '--db', url]), spool(['status', id, '--db', url, '--json'])]);
+    const [text, json] = await inTurn([() => spool(['status', id, '--db', url]), () => spool(['status', id, '--db', url, '--json'])]);
     expect(text.stderr).toBe('');
     expect(text.code).toBe(0);
     const lines = text.stdout.trim().split('\n');
@@ -142,9 +142,9 @@ describe('spool status', () => {
 
   it('an unknown id fails with one line and exit 1 (text and --json)', async () => {
     const url = await declared();
-    const [text, json] = await Promise.all([
-      spool(['status', '01a20843-0000-7000-8000-000000000000', '--db', url]),
-      spool(['status', 'not-an-id', '--db', url, '--json']),
+    const [text, json] = await inTurn([
+      () => spool(['status', '01a20843-0000-7000-8000-000000000000', '--db', url]),
+      () => spool(['status', 'not-an-id', '--db', url, '--json']),
     ]);
     expectOneLineFailure(text, 1, /^spool: job_not_found: .*01a20843-0000-7000-8000-000000000000/);
     expectOneLineFailure(json, 1, /^spool: job_not_found: /);

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, spool, stderrLines, TempDirs } from './spawn.js';
+import { buildCli, inTurn, spool, stderrLines, TempDirs } from './spawn.js';
 
 const tmp = new TempDirs();
 beforeAll(buildCli);
@@ -44,10 +44,9 @@ describe('spool migrate', () => {
 describe('spool queues', () => {
   it('set creates then updates a queue; an invalid update changes nothing; the list shows the settings', async () => {
     const url = `sqlite:${join(tmp.make(), 'q.db')}`;
-
-    const [created, second] = await Promise.all([
-      spool(['queues', 'set', 'emails', '{"maxAttempts":3,"backoff":{"initialSeconds":2,"maxSeconds":60,"multiplier":3}}', '--db', url]),
-      spool(['queues', 'set', 'reports', '--db', url]), // CONFIG defaults to {}
+    const [created, second] = await inTurn([
+      () => spool(['queues', 'set', 'emails', '{"maxAttempts":3,"backoff":{"initialSeconds":2,"maxSeconds":60,"multiplier":3}}', '--db', url]),
+      () => spool(['queues', 'set', 'reports', '--db', url]), // CONFIG defaults to {}
     ]);
     expect(created.stderr).toBe('');
     expect(created.code).toBe(0);
@@ -65,7 +64,7 @@ describe('spool queues', () => {
     const bad = await spool(['queues', 'set', 'emails', '{"maxAttempts":-4}', '--db', url]);
     expect(bad.code).toBe(1);
 
-    const [list, text] = await Promise.all([spool(['queues', '--db', url, '--json']), spool(['queues', '--db', url])]);
+    const [list, text] = await inTurn([() => spool(['queues', '--db', url, '--json']), () => spool(['queues', '--db', url])]);
     expect(list.code).toBe(0);
     const { queues } = JSON.parse(list.stdout) as { queues: QueueJson[] };
     expect(queues.map((x) => x.name).sort()).toEqual(['emails', 'reports']);
@@ -92,7 +91,7 @@ describe('spool queues', () => {
       [['emails', '{"maxAttempts":'], 2, /^spool: CONFIG is not valid JSON/], // usage
       [['bad name!', '{}'], 2, /^spool: invalid queue name "bad name!"/], // usage
     ];
-    const results = await Promise.all(cases.map(([args]) => spool(['queues', 'set', ...args, '--db', url])));
+    const results = await inTurn(cases.map(([args]) => () => spool(['queues', 'set', ...args, '--db', url])));
     results.forEach((r, i) => {
       const [args, code, line] = cases[i]!;
       expect({ args, code: r.code, stdout: r.stdout, lines: stderrLines(r).length }).toEqual({ args, code, stdout: '', lines: 1 });

@@ -231,6 +231,19 @@ export class TempDirs {
   }
 }
 
+/**
+ * Run commands one after another. Tests use this for CLI processes that share a store file while no
+ * long-running process holds it open: then each closing process may be the last connection, which
+ * checkpoints and removes the WAL, and a process opening the file at that moment can fail with "database
+ * is locked" in its `journal_mode = WAL` pragma (busy_timeout is 2 ms; reported against src/storage).
+ * Beside a running `serve` or `work`, tests run commands concurrently on purpose.
+ */
+export async function inTurn<T extends readonly (() => Promise<unknown>)[]>(fns: [...T]): Promise<{ -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
+  const out: unknown[] = [];
+  for (const fn of fns) out.push(await fn());
+  return out as { -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> };
+}
+
 /** Assert-friendly view of a failure: stderr must be exactly one `spool: …` line. */
 export function stderrLines(r: { stderr: string }): string[] {
   return r.stderr.split('\n').filter((l) => l.length > 0);

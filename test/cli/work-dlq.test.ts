@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, spool, spoolLong, stderrLines, TempDirs, type LongRunning } from './spawn.js';
+import { buildCli, inTurn, spool, spoolLong, stderrLines, TempDirs, type LongRunning } from './spawn.js';
 
 const tmp = new TempDirs();
 const procs: LongRunning[] = [];
@@ -64,7 +64,7 @@ async function setup(queues: Record<string, string>, handlerNames = Object.keys(
   const handlers = join(dir, 'handlers.mjs');
   writeFileSync(handlers, handlersModule(handlerNames));
   expect((await spool(['migrate', '--db', url])).code).toBe(0);
-  const results = await Promise.all(Object.entries(queues).map(([name, config]) => spool(['queues', 'set', name, config, '--db', url])));
+  const results = await inTurn(Object.entries(queues).map(([name, config]) => () => spool(['queues', 'set', name, config, '--db', url])));
   for (const r of results) expect(r.code).toBe(0);
   return { dir, url, handlers };
 }
@@ -102,7 +102,7 @@ async function waitForState(url: string, id: string, state: string, timeoutMs = 
 describe('spool work', () => {
   it('runs jobs enqueued before and while it runs, and exits 0 on SIGTERM', async () => {
     const { url, handlers } = await setup({ emails: '{}' });
-    const before = await Promise.all([1, 2, 3].map((n) => enqueue(url, 'emails', { to: `user${n}@example.com` })));
+    const before = await inTurn([1, 2, 3].map((n) => () => enqueue(url, 'emails', { to: `user${n}@example.com` })));
 
     const worker = await startWorker(url, handlers);
     // --wait returns once this job is finished; exit 0 only if it completed.
@@ -161,9 +161,9 @@ describe('spool work', () => {
   it('a handlers module that cannot be loaded fails with one line (usage, exit 2)', async () => {
     const { dir, url } = await setup({});
     writeFileSync(join(dir, 'broken.mjs'), 'export default {\n');
-    const [missing, broken] = await Promise.all([
-      spool(['work', '--db', url, '--handlers', join(dir, 'nope.mjs')]),
-      spool(['work', '--db', url, '--handlers', join(dir, 'broken.mjs')]),
+    const [missing, broken] = await inTurn([
+      () => spool(['work', '--db', url, '--handlers', join(dir, 'nope.mjs')]),
+      () => spool(['work', '--db', url, '--handlers', join(dir, 'broken.mjs')]),
     ]);
     for (const r of [missing, broken]) {
       expect(r.code).toBe(2);
@@ -192,10 +192,10 @@ describe('spool dlq', () => {
     expect(fragileJob).toMatchObject({ state: 'dead', attempts: 1, maxAttempts: 5, lastError: { message: 'bad address, do not retry', retryable: false } });
     expect(await worker.stop()).toEqual({ code: 0, signal: null });
 
-    const [listJson, listText, emptyList] = await Promise.all([
-      spool(['dlq', 'list', 'poison', '--db', url, '--json']),
-      spool(['dlq', 'list', 'poison', '--db', url]),
-      spool(['dlq', 'list', 'fragile', '--db', url, '--json', '--limit', '0']),
+    const [listJson, listText, emptyList] = await inTurn([
+      () => spool(['dlq', 'list', 'poison', '--db', url, '--json']),
+      () => spool(['dlq', 'list', 'poison', '--db', url]),
+      () => spool(['dlq', 'list', 'fragile', '--db', url, '--json', '--limit', '0']),
     ]);
     expect(listJson.code).toBe(0);
     const page = JSON.parse(listJson.stdout) as { jobs: JobJson[]; nextCursor: string | null };
@@ -211,9 +211,9 @@ describe('spool dlq', () => {
     expect(JSON.parse(dry.stdout)).toMatchObject({ replayed: 1, dryRun: true });
     expect((await status(url, deadJob.id)).state).toBe('dead'); // a dry run changes nothing
 
-    const [byId, all] = await Promise.all([
-      spool(['dlq', 'replay', 'poison', '--id', deadJob.id, '--db', url, '--json']),
-      spool(['dlq', 'replay', 'fragile', '--all', '--db', url]),
+    const [byId, all] = await inTurn([
+      () => spool(['dlq', 'replay', 'poison', '--id', deadJob.id, '--db', url, '--json']),
+      () => spool(['dlq', 'replay', 'fragile', '--all', '--db', url]),
     ]);
     expect(byId.code).toBe(0);
     expect(JSON.parse(byId.stdout)).toEqual({ replayed: 1, dryRun: false, ids: [deadJob.id] });
@@ -248,7 +248,7 @@ describe('spool dlq', () => {
       [['dlq', 'replay', 'poison', '--all', '--id', 'x'], 2, /^spool: give --id or --all, not both$/],
       [['dlq', 'list', 'poison', '--limit', 'many'], 2, /^spool: --limit must be/],
     ];
-    const results = await Promise.all(cases.map(([args]) => spool([...args, '--db', url])));
+    const results = await inTurn(cases.map(([args]) => () => spool([...args, '--db', url])));
     results.forEach((r, i) => {
       const [args, code, line] = cases[i]!;
       expect({ args, code: r.code, stdout: r.stdout, lines: stderrLines(r) }).toEqual({ args, code, stdout: '', lines: [expect.stringMatching(line)] });
