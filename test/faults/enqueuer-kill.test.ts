@@ -37,7 +37,9 @@ describe('kill -9 of an enqueuing process', () => {
     for (let run = 1; run <= 3; run++) {
       const child = startChild('test/faults/children/enqueuer.ts', { url, queue: 'intake', run, inFlight: 32, max: 200_000 });
       await child.waitForLine((l) => l === 'READY', 30_000);
-      // Kill somewhere between a few hundred acknowledged jobs and about a second of work.
+      // Kill somewhere between a few hundred acknowledged jobs and about a second of work (counted from the
+      // first acknowledgement, so a slow start on a loaded machine still kills mid-stream).
+      await child.waitForLine((l) => l.startsWith(`OK ${run} `), 30_000);
       const target = 150 + Math.floor(Math.random() * 600);
       const seen = await Promise.race([
         child.waitForLine((l) => l.startsWith(`OK ${run} `) && Number(l.split(' ')[2]) >= target, 15_000).then(() => 'target'),
