@@ -108,7 +108,7 @@ describe('spool enqueue', () => {
     const cases: [string[], number, RegExp][] = [
       [['enqueue', 'nosuch', '{}'], 1, /^spool: queue_not_found: .*nosuch/],
       [['enqueue', 'emails', '{"to":'], 2, /^spool: PAYLOAD is not valid JSON/],
-      [['enqueue', 'emails', 'not json'], 2, /^spool: PAYLOAD is not valid JSON/],
+      [['enqueue', 'emails', '{}', '--url', 'http://127.0.0.1:7420'], 2, /^spool: --url \(a server\) is not available yet/],
       [['enqueue', 'emails', '{}', '--priority', 'urgent'], 2, /^spool: --priority must be/],
       [['enqueue', 'emails', '{}', '--delay', 'soon'], 2, /^spool: --delay must be a number/],
       [['enqueue', 'emails'], 2, /^spool: missing required argument 'payload'/],
@@ -116,6 +116,18 @@ describe('spool enqueue', () => {
     const results = await inTurn(cases.map(([args]) => () => spool([...args, '--db', url])));
     results.forEach((r, i) => expectOneLineFailure(r, cases[i]![1], cases[i]![2]));
     expect(await counts(url)).toMatchObject({ queued: 0, scheduled: 0 });
+  });
+});
+
+describe('spool enqueue --wait', () => {
+  it('without a worker gives up after --timeout, prints the unfinished job and exits 1', async () => {
+    const url = await declared();
+    const t0 = Date.now();
+    const r = await spool(['enqueue', 'emails', '{"to":"nobody"}', '--wait', '--timeout', '1', '--json', '--db', url]);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toMatchObject({ queue: 'emails', state: 'queued', attempts: 0, payload: { to: 'nobody' } });
   });
 });
 

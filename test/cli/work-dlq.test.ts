@@ -63,7 +63,7 @@ async function setup(queues: Record<string, string>, handlerNames = Object.keys(
   const url = `sqlite:${join(dir, 'work.db')}`;
   const handlers = join(dir, 'handlers.mjs');
   writeFileSync(handlers, handlersModule(handlerNames));
-  expect((await spool(['migrate', '--db', url])).code).toBe(0);
+  if (Object.keys(queues).length === 0) expect((await spool(['migrate', '--db', url])).code).toBe(0); // `queues set` migrates too
   const results = await inTurn(Object.entries(queues).map(([name, config]) => () => spool(['queues', 'set', name, config, '--db', url])));
   for (const r of results) expect(r.code).toBe(0);
   return { dir, url, handlers };
