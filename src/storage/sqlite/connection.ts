@@ -16,6 +16,8 @@ export type SqliteDatabase = Database.Database;
 export const SYNCHRONOUS_FULL = 2;
 
 export const BUSY_TIMEOUT_MS = 2;
+/** Busy wait allowed while a connection is being opened and configured (start-up only). */
+export const OPEN_BUSY_TIMEOUT_MS = 5000;
 
 export function openDatabase(path: string, opts: { readonly?: boolean } = {}): SqliteDatabase {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -26,7 +28,10 @@ export function openDatabase(path: string, opts: { readonly?: boolean } = {}): S
 
 /** Apply Spool's pragmas to a connection (ours or a caller's that shares the file) and verify durability. */
 export function configureConnection(db: SqliteDatabase): void {
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  // Opening may meet another process's connection in the middle of closing (it checkpoints and removes the
+  // WAL under an exclusive lock) or recovering the WAL: wait for that here, at start-up, where a short
+  // synchronous wait is harmless; the tiny timeout for the running store is set at the end.
+  db.pragma(`busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}`);
   if (!db.readonly) {
     const mode = String(db.pragma('journal_mode = WAL', { simple: true }));
     if (mode !== 'wal' && db.name !== ':memory:') throw new Error(`could not enable WAL on ${db.name} (got ${mode})`);
@@ -36,6 +41,7 @@ export function configureConnection(db: SqliteDatabase): void {
   db.pragma('temp_store = MEMORY');
   db.pragma('journal_size_limit = 67108864');
   assertDurable(db);
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
 }
 
 /** Throws unless the connection runs with synchronous=FULL (checked on every connection Spool uses). */
