@@ -55,29 +55,6 @@ describe('Worker › lease auto-extension, whatever the phase of the worker tick
   });
 });
 
-describe('Worker › per-job lease override', () => {
-  it('extends a 1 s per-job lease (queue default 30 s) in time: none is reaped', async () => {
-    const { spool } = await openSpool();
-    await spool.declareQueue('per-job-lease', { maxAttempts: 5, concurrency: 16 });
-    const runs = new Map<string, number>();
-    spool.handle('per-job-lease', async (_payload, ctx) => {
-      runs.set(ctx.job.id, (runs.get(ctx.job.id) ?? 0) + 1);
-      await sleep(2500);
-      return ctx.job.attempt;
-    });
-    const worker = await spool.work({ queues: ['per-job-lease'], maintenance: { reapIntervalMs: 50, leaderTtlMs: 1000 } });
-    const ids: string[] = [];
-    for (let i = 0; i < 8; i++) {
-      ids.push((await spool.enqueue('per-job-lease', { i }, { leaseSeconds: 1 })).id);
-      await sleep(125);
-    }
-    const jobs = await Promise.all(ids.map((id) => spool.waitFor(id, { timeoutMs: 20_000 })));
-    expect(jobs.map((j) => [j.state, j.attempts])).toEqual(ids.map(() => ['completed', 1]));
-    expect([...runs.values()]).toEqual(ids.map(() => 1));
-    expect(worker.maintainer?.stats.reaped).toBe(0);
-  });
-});
-
 describe('Worker › lease lost', () => {
   it('aborts the handler when its lease is reaped, and the next attempt’s result stands over the late one', async () => {
     const clock = new ManualClock();
