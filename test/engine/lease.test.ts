@@ -55,6 +55,28 @@ describe('Worker › lease auto-extension, whatever the phase of the worker tick
   });
 });
 
+describe('Worker › prefetched jobs', () => {
+  it('keeps the 1 s leases of prefetched jobs alive while they wait for a slot', async () => {
+    const { spool } = await openSpool();
+    await spool.declareQueue('buffered', { leaseSeconds: 1, maxAttempts: 5, concurrency: 1 });
+    const order: number[] = [];
+    spool.handle('buffered', async (payload, ctx) => {
+      order.push((payload as { n: number }).n);
+      if (ctx.job.attempt === 1 && (payload as { n: number }).n === 0) await sleep(3000);
+      return ctx.job.attempt;
+    });
+    const worker = await spool.work({ queues: ['buffered'], prefetch: 3, maintenance: { reapIntervalMs: 50, leaderTtlMs: 1000 } });
+    const ids: string[] = [];
+    for (let n = 0; n < 4; n++) ids.push((await spool.enqueue('buffered', { n })).id);
+    // Three jobs sit claimed in the buffer behind the slow first one.
+    await waitUntil(async () => (await spool.stats('buffered'))[0]!.counts.active === 4, 'all four jobs claimed');
+    const jobs = await Promise.all(ids.map((id) => spool.waitFor(id, { timeoutMs: 20_000 })));
+    expect(jobs.map((j) => [j.state, j.attempts, j.result])).toEqual(ids.map(() => ['completed', 1, 1]));
+    expect(order).toEqual([0, 1, 2, 3]);
+    expect(worker.maintainer?.stats.reaped).toBe(0);
+  });
+});
+
 describe('Worker › lease lost', () => {
   it('aborts the handler when its lease is reaped, and the next attempt’s result stands over the late one', async () => {
     const clock = new ManualClock();
