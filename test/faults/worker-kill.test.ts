@@ -63,6 +63,53 @@ describe('kill -9 of a worker process', () => {
     expect(job.history.filter((h) => h.state === 'completed')).toHaveLength(1);
   });
 
+  it('a worker killed mid-drain loses no job: another worker finishes the rest, and only jobs whose lease expired run twice', async () => {
+    const { url, spool } = await setUp({ leaseSeconds: 1, maxAttempts: 3, backoff: { initialSeconds: 0.01, maxSeconds: 0.02 } });
+    const ids: string[] = [];
+    for (let b = 0; b < 4; b++) ids.push(...(await Promise.all(Array.from({ length: 100 }, (_, i) => spool.enqueue('crashy', { n: b * 100 + i })))).map((r) => r.id));
+
+    const child = startChild('test/faults/children/worker.ts', { url, queue: 'crashy', mode: 'record', concurrency: 16, delayMs: 20 });
+    await child.waitForLine((l) => l.startsWith('RUN ') && child.lines.filter((x) => x.startsWith('RUN ')).length >= 100, 30_000);
+    child.kill('SIGKILL');
+    expect((await child.exited).signal).toBe('SIGKILL');
+    const ranInChild = new Set(child.lines.filter((l) => l.startsWith('RUN ')).map((l) => l.split(' ')[1]!));
+
+    const ranHere = new Map<string, number>();
+    spool.handle('crashy', async (_payload, ctx) => {
+      ranHere.set(ctx.job.id, (ranHere.get(ctx.job.id) ?? 0) + 1);
+      return { pid: process.pid };
+    });
+    await spool.work({ queues: ['crashy'], concurrency: 16, maintenance: { reapIntervalMs: 100, leaderTtlMs: 1000 } });
+    const jobs = await Promise.all(ids.map((id) => spool.waitFor(id, { timeoutMs: 30_000, pollMs: 50 })));
+
+    expect(jobs.filter((j) => j.state !== 'completed').map((j) => `${j.id}: ${j.state}`)).toEqual([]);
+    let reclaimed = 0;
+    for (const job of jobs) {
+      const expired = job.history.some((h) => h.reason === 'lease-expired');
+      const here = ranHere.get(job.id) ?? 0;
+      expect(here, `runs of ${job.id} in the second worker`).toBeLessThanOrEqual(1);
+      if (expired) {
+        reclaimed++;
+        // The killed worker held it (maybe ran it) but never committed the outcome: it ran again here.
+        expect(job.attempts).toBe(2);
+        expect(here).toBe(1);
+        expect(job.result).toEqual({ pid: process.pid });
+      } else if (here === 1) {
+        expect(job.attempts).toBe(1); // never claimed by the killed worker
+        expect(ranInChild.has(job.id)).toBe(false);
+      } else {
+        // Completed by the killed worker before it died: not run again.
+        expect(job.attempts).toBe(1);
+        expect(job.result).toEqual({ pid: child.process.pid });
+        expect(ranInChild.has(job.id)).toBe(true);
+      }
+    }
+    // The kill did land mid-drain: some jobs were finished there, some leases were lost, some never started.
+    expect(jobs.filter((j) => (j.result as { pid: number }).pid === child.process.pid).length).toBeGreaterThanOrEqual(50);
+    expect(reclaimed).toBeGreaterThan(0);
+    expect(ranHere.size).toBeGreaterThan(reclaimed);
+  });
+
   it('a job that SIGKILLs its own worker every time ends in the DLQ after maxAttempts worker restarts', async () => {
     const { url, spool } = await setUp({ leaseSeconds: 1, maxAttempts: 3, backoff: { initialSeconds: 0.01, maxSeconds: 0.02 } });
     const { id } = await spool.enqueue('crashy', { fatal: true });
