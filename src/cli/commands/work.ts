@@ -1,6 +1,6 @@
 /** `spool work`: run handlers from a module against a store. */
 import type { Command } from 'commander';
-import { action, loadHandlers, openSpool, parseList, positiveInt } from '../shared.js';
+import { action, loadHandlers, openSpool, parseList, positiveInt, UsageError } from '../shared.js';
 
 export function registerWork(program: Command): void {
   program
@@ -15,6 +15,8 @@ export function registerWork(program: Command): void {
     .option('--no-maintenance', 'do not take part in maintenance (lease reaper, scheduler, retention)')
     .action(
       action(async (flags: { handlers: string; db?: string; url?: string; queues?: string; concurrency?: string; grace: string; maintenance: boolean }) => {
+        const graceMs = Number(flags.grace) * 1000;
+        if (!Number.isFinite(graceMs) || graceMs < 0) throw new UsageError('--grace must be a number of seconds');
         const spool = await openSpool(flags, { log: true });
         const handlers = await loadHandlers(spool, flags.handlers);
         const queues = parseList(flags.queues);
@@ -23,7 +25,7 @@ export function registerWork(program: Command): void {
           handlers,
           ...(queues ? { queues } : {}),
           ...(concurrency ? { concurrency } : {}),
-          shutdownGraceMs: Number(flags.grace) * 1000,
+          shutdownGraceMs: graceMs,
           maintenance: flags.maintenance,
         });
         process.stdout.write(`spool worker ${worker.id} on ${spool.store.description} ready\n`);
@@ -31,7 +33,7 @@ export function registerWork(program: Command): void {
         const stop = async (): Promise<void> => {
           if (stopping) return;
           stopping = true;
-          await spool.close({ graceMs: Number(flags.grace) * 1000 });
+          await spool.close({ graceMs });
           process.exit(0);
         };
         process.once('SIGTERM', () => void stop());
