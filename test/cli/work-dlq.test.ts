@@ -172,18 +172,21 @@ describe('spool work', () => {
     expect(job.history.at(-1)).toMatchObject({ state: 'queued', reason: 'release' });
   });
 
-  it('a handlers module that cannot be loaded fails with one line (usage, exit 2)', async () => {
-    const { dir, url } = await setup({});
+  it('fails to start with one line: a handlers module that cannot be loaded, an undeclared queue, bad numbers', async () => {
+    const { dir, url, handlers } = await setup({ emails: '{}' });
     writeFileSync(join(dir, 'broken.mjs'), 'export default {\n');
-    const [missing, broken] = await inTurn([
-      () => spool(['work', '--db', url, '--handlers', join(dir, 'nope.mjs')]),
-      () => spool(['work', '--db', url, '--handlers', join(dir, 'broken.mjs')]),
-    ]);
-    for (const r of [missing, broken]) {
-      expect(r.code).toBe(2);
-      expect(stderrLines(r)).toHaveLength(1);
-      expect(r.stderr).toMatch(/^spool: cannot load handlers module /);
-    }
+    const cases: [string[], number, RegExp][] = [
+      [['--handlers', join(dir, 'nope.mjs')], 2, /^spool: cannot load handlers module .*nope\.mjs/],
+      [['--handlers', join(dir, 'broken.mjs')], 2, /^spool: cannot load handlers module .*broken\.mjs/],
+      [['--handlers', handlers, '--queues', 'emails,nosuch'], 1, /^spool: queue_not_found: queue "nosuch" is not declared$/],
+      [['--handlers', handlers, '--concurrency', 'lots'], 2, /^spool: --concurrency must be a non-negative integer$/],
+      [['--handlers', handlers, '--grace', 'soon'], 2, /^spool: --grace must be a number of seconds$/],
+    ];
+    const results = await inTurn(cases.map(([args]) => () => spool(['work', '--db', url, ...args], { timeoutMs: 10_000 })));
+    results.forEach((r, i) => {
+      const [args, code, line] = cases[i]!;
+      expect({ args, code: r.code, stdout: r.stdout, lines: stderrLines(r) }).toEqual({ args, code, stdout: '', lines: [expect.stringMatching(line)] });
+    });
   });
 });
 
