@@ -59,12 +59,13 @@ describe('spool serve', () => {
     expect(await server.stop('SIGINT')).toEqual({ code: 0, signal: null });
   });
 
-  it('refuses a non-loopback host without SPOOL_ADMIN_TOKEN and an invalid port: one line, non-zero exit', async () => {
+  it('refuses a non-loopback host without SPOOL_ADMIN_TOKEN, an invalid port or grace: one line, non-zero exit', async () => {
     const dir = tmp.make('spool-serve-');
-    const [open, envOpen, badPort] = await Promise.all([
+    const [open, envOpen, badPort, badGrace] = await Promise.all([
       spool(['serve', '--host', '0.0.0.0', '--port', '0', '--db', `sqlite:${join(dir, 'a.db')}`]),
       spool(['serve', '--port', '0', '--db', `sqlite:${join(dir, 'b.db')}`], { env: { SPOOL_HOST: '0.0.0.0' } }),
       spool(['serve', '--port', '70000', '--db', `sqlite:${join(dir, 'c.db')}`]),
+      spool(['serve', '--port', '0', '--grace', 'soon', '--db', `sqlite:${join(dir, 'd.db')}`]),
     ]);
     for (const r of [open, envOpen]) {
       expect(r.code).toBe(2);
@@ -73,6 +74,8 @@ describe('spool serve', () => {
     }
     expect(badPort.code).toBe(2);
     expect(stderrLines(badPort)).toEqual(['spool: invalid port "70000"']);
+    expect(badGrace.code).toBe(2);
+    expect(stderrLines(badGrace)).toEqual(['spool: --grace must be a number of seconds']);
   });
 
   it('a `spool work` process beside `serve` on the same file runs jobs enqueued through the CLI', async () => {
@@ -114,6 +117,25 @@ describe('spool serve', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ state: 'completed', result: { pages: 4, pid: server.child.pid } });
     expect(await server.stop()).toEqual({ code: 0, signal: null });
+  });
+
+  it('SIGTERM lets an in-process handler finish within the grace period, then exits 0', async () => {
+    const dir = tmp.make('spool-serve-');
+    const url = `sqlite:${join(dir, 'drain.db')}`;
+    writeFileSync(join(dir, 'spool.json'), JSON.stringify({ queues: { slow: {} } }));
+    writeFileSync(
+      join(dir, 'handlers.mjs'),
+      `export async function slow(payload, ctx) { console.log('started ' + ctx.job.id); await new Promise((r) => setTimeout(r, payload.ms)); return 'done'; }\n`,
+    );
+    const { server, base } = await serve(['--db', url, '--port', '0', '--config', join(dir, 'spool.json'), '--handlers', join(dir, 'handlers.mjs')]);
+    const e = await spool(['enqueue', 'slow', '{"ms":1500}', '--db', url]);
+    const id = e.stdout.split(' ')[0]!;
+    await server.waitForLine(new RegExp(`^started ${id}$`, 'm'));
+
+    expect(await server.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    await expect(fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5_000) })).rejects.toThrow();
+    const s = await spool(['status', id, '--db', url, '--json']);
+    expect(JSON.parse(s.stdout)).toMatchObject({ state: 'completed', attempts: 1, result: 'done' });
   });
 
   it('a bad --config file or a handler for an undeclared queue stops the start with one line, non-zero exit', async () => {
