@@ -70,8 +70,14 @@ export async function buildCli(): Promise<string> {
       }
       if (!existsSync(join(staging, 'dist', 'cli', 'main.js'))) throw new Error('tsc emitted no dist/cli/main.js');
       writeFileSync(join(staging, '.complete'), '');
-      rmSync(dir, { recursive: true, force: true });
-      renameSync(staging, dir);
+      try {
+        rmSync(dir, { recursive: true, force: true });
+        renameSync(staging, dir);
+      } catch (error) {
+        // A builder that took over a lock we held too long got there first: use its build.
+        rmSync(staging, { recursive: true, force: true });
+        if (!existsSync(join(dir, '.complete'))) throw error;
+      }
       pruneOldBuilds(dir);
     } finally {
       rmSync(lock, { recursive: true, force: true });
