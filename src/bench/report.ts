@@ -1,5 +1,23 @@
-/** The human-readable bench table. */
-import type { BenchRow } from './run.js';
+/** One row of the bench report (the --json shape of ../shared/BENCHMARKS.md) and the human-readable table. */
+import type { StoreDurability } from '../storage/store.js';
+
+export interface BenchRow {
+  workload: string;
+  store: string;
+  n: number;
+  reps: number;
+  jobsPerSec: number;
+  jobsPerSecMin: number;
+  jobsPerSecMax: number;
+  latencyMs: { p50: number; p95: number; p99: number } | null;
+  callLatencyMs: { p50: number; p99: number } | null;
+  ratio: number | null;
+  backlogEnd: number | null;
+  non2xx: number | null;
+  lost: number | null;
+  durability: StoreDurability & { filesystem: string | null };
+  notes: string;
+}
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 

@@ -8,9 +8,8 @@ import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
 import { Spool } from '../spool.js';
 import { parseStoreUrl } from '../storage/open-store.js';
-import type { StoreDurability } from '../storage/store.js';
 import { filesystemOf, median, round } from './measure.js';
-import { formatTable } from './report.js';
+import { formatTable, type BenchRow } from './report.js';
 import { drain, enqueueBulk, enqueueSingle, latency, prefillBacklog, QUEUE, sustained, type RunResult, type WorkloadContext } from './workloads.js';
 
 export interface BenchFlags {
@@ -21,23 +20,6 @@ export interface BenchFlags {
   readonly json?: boolean;
 }
 
-export interface BenchRow {
-  workload: string;
-  store: string;
-  n: number;
-  reps: number;
-  jobsPerSec: number;
-  jobsPerSecMin: number;
-  jobsPerSecMax: number;
-  latencyMs: { p50: number; p95: number; p99: number } | null;
-  callLatencyMs: { p50: number; p99: number } | null;
-  ratio: number | null;
-  backlogEnd: number | null;
-  non2xx: number | null;
-  lost: number | null;
-  durability: StoreDurability & { filesystem: string | null };
-  notes: string;
-}
 
 const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'S1'] as const;
 type WorkloadId = (typeof WORKLOADS)[number];
