@@ -287,10 +287,15 @@ export class Spool {
   /** Start an in-process worker for the given queues (default: every queue with a defined job type or handler). */
   async work(options: WorkOptions = {}): Promise<Worker> {
     const handlers = options.handlers ?? {};
-    const queues =
-      options.queues ??
-      [...new Set([...this.#types.all().map((t) => t.queue), ...this.#queueHandlers.keys(), ...Object.keys(handlers).filter(isValidQueueName)])];
-    if (queues.length === 0) throw new InvalidArgumentError('no queues to work on: define job types, call handle(), or pass queues');
+    const queues = options.queues ?? (await this.#queuesFor(handlers));
+    if (queues.length === 0) {
+      const keys = Object.keys(handlers);
+      throw new InvalidArgumentError(
+        keys.length > 0
+          ? `no queues to work on: ${keys.map((k) => `"${k}"`).join(', ')} names neither a declared queue nor a defined job type (declare the queue, or name the queues to serve)`
+          : 'no queues to work on: define job types, call handle(), or pass queues',
+      );
+    }
     for (const q of queues) if (!(await this.store.queueGet(q))) throw new QueueNotFoundError(q);
     const worker = new Worker(
       {
@@ -312,6 +317,21 @@ export class Spool {
     this.#workers.add(worker);
     await worker.start();
     return worker;
+  }
+
+  /**
+   * The queues to serve when none are named: those of defined job types and of `handle()`, plus each handler
+   * key that is a defined job type (its queue) or a declared queue. A key that is neither is a handler for
+   * a job type this process did not define; it needs `queues` to say where those jobs live.
+   */
+  async #queuesFor(handlers: Readonly<Record<string, Handler>>): Promise<string[]> {
+    const queues = new Set([...this.#types.all().map((t) => t.queue), ...this.#queueHandlers.keys()]);
+    for (const key of Object.keys(handlers)) {
+      const def = this.#types.get(key);
+      if (def) queues.add(def.queue);
+      else if (isValidQueueName(key) && (await this.store.queueGet(key))) queues.add(key);
+    }
+    return [...queues];
   }
 
   /** Stop every worker (gracefully) and close the store if this facade opened it. */

@@ -102,6 +102,8 @@ export interface ClaimedJob {
   readonly maxAttempts: number;
   readonly leaseToken: string;
   readonly leaseExpiresAt: number;
+  /** The lease length granted (the job's own `leaseMs`, else the claim's); extensions use it. */
+  readonly leaseMs: number;
   readonly createdAt: number;
   readonly runAt: number;
   readonly optionsJson: string | null;

@@ -47,6 +47,7 @@ export class Executor {
   readonly #completer: Completer;
   readonly #log: Logger;
   readonly #resolve: (job: ClaimedJob) => ResolvedHandler | undefined;
+  readonly #timeoutSeen: (timeoutMs: number) => void;
   readonly #queueConfig: (queue: string) => QueueConfig;
   readonly #inFlight = new Map<string, InFlight>();
 
@@ -56,11 +57,14 @@ export class Executor {
     log: Logger;
     resolve: (job: ClaimedJob) => ResolvedHandler | undefined;
     queueConfig: (queue: string) => QueueConfig;
+    /** Called with each attempt's time limit, so the runtime's tick can enforce a short per-job timeout. */
+    timeoutSeen?: (timeoutMs: number) => void;
   }) {
     this.#store = deps.store;
     this.#completer = deps.completer;
     this.#log = deps.log;
     this.#resolve = deps.resolve;
+    this.#timeoutSeen = deps.timeoutSeen ?? (() => {});
     this.#queueConfig = deps.queueConfig;
   }
 
@@ -74,6 +78,7 @@ export class Executor {
     const options = job.optionsJson ? (JSON.parse(job.optionsJson) as JobOptions) : {};
     const settings = resolveRunSettings(options as never, resolved?.def, this.#queueConfig(job.queue));
     const now = Date.now();
+    this.#timeoutSeen(settings.timeoutSeconds * 1000);
     const entry: InFlight = {
       job,
       controller: null,

@@ -18,6 +18,8 @@ export interface FetcherOptions {
   readonly leaseMs: () => number;
   /** True while the completer has too much unwritten: hold off claiming. */
   readonly backlogged: () => boolean;
+  /** Called with the shortest lease claimed, so the runtime's tick can come round in time to extend it. */
+  readonly leaseSeen: (leaseMs: number) => void;
 }
 
 /** A prefetched job waiting for a slot; its lease is extended by the runtime's tick like a running one's. */
@@ -116,7 +118,12 @@ export class Fetcher {
       this.stats.claims++;
       this.stats.claimed += jobs.length;
       const claimedAt = Date.now();
-      for (const job of jobs) this.#buffer.push({ job, leaseMs, leaseExpiresLocal: claimedAt + leaseMs });
+      let shortest = Infinity;
+      for (const job of jobs) {
+        this.#buffer.push({ job, leaseMs: job.leaseMs, leaseExpiresLocal: claimedAt + job.leaseMs });
+        shortest = Math.min(shortest, job.leaseMs);
+      }
+      if (jobs.length > 0) this.#opts.leaseSeen(shortest);
       this.#pump();
       if (this.#stopping) break;
       if (jobs.length < max) await this.signal.wait(this.#opts.pollIntervalMs);

@@ -63,6 +63,7 @@ export class Worker {
   readonly #executor: Executor;
   readonly maintainer: Maintainer | null;
   #tick: NodeJS.Timeout | null = null;
+  #tickEveryMs = TICK_MAX_MS;
   #configTimer: NodeJS.Timeout | null = null;
   #unsubscribe: (() => void) | null = null;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -82,6 +83,7 @@ export class Worker {
       log: deps.log,
       resolve: deps.resolve,
       queueConfig: (q) => this.#configs.get(q) ?? {},
+      timeoutSeen: (ms) => this.#tickAtMost(ms),
     });
     const maint = opts.maintenance ?? true;
     this.maintainer = maint
@@ -127,6 +129,7 @@ export class Worker {
           workerId: this.id,
           leaseMs: () => (this.#configs.get(queue)?.leaseSeconds ?? DEFAULTS.leaseSeconds) * 1000,
           backlogged: () => this.#completer.pending > maxPending,
+          leaseSeen: (ms) => this.#tickAtMost(ms),
         },
         (job, leaseMs) => this.#executor.run(job, leaseMs),
       );
@@ -136,8 +139,7 @@ export class Worker {
       for (const f of this.#fetchers) if (event.queues === null || event.queues.includes(f.queue)) f.signal.notify();
     });
     for (const f of this.#fetchers) f.start();
-    this.#tick = setInterval(() => this.#onTick(), this.#tickMs());
-    this.#tick.unref();
+    this.#startTick(this.#tickMs());
     this.#configTimer = setInterval(() => void this.#refreshConfigs(), CONFIG_REFRESH_MS);
     this.#configTimer.unref();
     this.maintainer?.start();
@@ -200,7 +202,20 @@ export class Worker {
       if (config?.timeoutSeconds !== undefined) shortest = Math.min(shortest, config.timeoutSeconds * 1000);
       if (config?.leaseSeconds !== undefined) shortest = Math.min(shortest, config.leaseSeconds * 1000);
     }
-    return Math.max(TICK_MIN_MS, Math.min(TICK_MAX_MS, Math.floor(shortest / 4)));
+    return clampTick(shortest);
+  }
+
+  #startTick(ms: number): void {
+    if (this.#tick) clearInterval(this.#tick);
+    this.#tickEveryMs = ms;
+    this.#tick = setInterval(() => this.#onTick(), ms);
+    this.#tick.unref();
+  }
+
+  /** A job's own lease or time limit may be shorter than its queue's: tick faster (never slower) for it. */
+  #tickAtMost(limitMs: number): void {
+    const ms = clampTick(limitMs);
+    if (ms < this.#tickEveryMs && this.#state === 'running') this.#startTick(ms);
   }
 
   #onTick(): void {
@@ -243,4 +258,9 @@ export class Worker {
       this.#deps.log.warn({ err: error }, 'reading queue configs failed');
     }
   }
+}
+
+/** A quarter of the shortest lease or time limit, within [TICK_MIN_MS, TICK_MAX_MS]. */
+function clampTick(shortestMs: number): number {
+  return Math.max(TICK_MIN_MS, Math.min(TICK_MAX_MS, Math.floor(shortestMs / 4)));
 }

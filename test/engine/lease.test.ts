@@ -77,6 +77,47 @@ describe('Worker › prefetched jobs', () => {
   });
 });
 
+describe('Worker › per-job lease and time limit shorter than the queue\'s', () => {
+  it('extends a 1 s per-job lease (queue default 30 s) in time: none is reaped', async () => {
+    const { spool } = await openSpool();
+    await spool.declareQueue('per-job-lease', { maxAttempts: 5, concurrency: 16 });
+    const runs = new Map<string, number>();
+    spool.handle('per-job-lease', async (_payload, ctx) => {
+      runs.set(ctx.job.id, (runs.get(ctx.job.id) ?? 0) + 1);
+      await sleep(2500);
+      return ctx.job.attempt;
+    });
+    const worker = await spool.work({ queues: ['per-job-lease'], maintenance: { reapIntervalMs: 50, leaderTtlMs: 1000 } });
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      ids.push((await spool.enqueue('per-job-lease', { i }, { leaseSeconds: 1 })).id);
+      await sleep(125);
+    }
+    const jobs = await Promise.all(ids.map((id) => spool.waitFor(id, { timeoutMs: 20_000 })));
+    expect(jobs.map((j) => [j.state, j.attempts])).toEqual(ids.map(() => ['completed', 1]));
+    expect([...runs.values()]).toEqual(ids.map(() => 1));
+    expect(worker.maintainer?.stats.reaped).toBe(0);
+  });
+
+  it('enforces a 0.2 s per-job timeout (queue default 900 s) before a 1.5 s handler would finish', async () => {
+    const { spool } = await openSpool();
+    await spool.declareQueue('per-job-timeout', { maxAttempts: 1 });
+    let reason: unknown;
+    spool.handle('per-job-timeout', async (_payload, ctx) => {
+      await sleep(1500);
+      reason = ctx.signal.reason;
+      return 'finished';
+    });
+    await spool.work({ queues: ['per-job-timeout'] });
+    const { id } = await spool.enqueue('per-job-timeout', {}, { timeoutSeconds: 0.2 });
+    const job = await spool.waitFor(id, { timeoutMs: 20_000 });
+    expect(job.state).toBe('dead');
+    expect(job.history.at(-1)).toMatchObject({ state: 'dead', reason: 'timeout' });
+    await waitUntil(() => reason !== undefined, 'the handler to return');
+    expect((reason as { code?: unknown }).code).toBe('timeout');
+  });
+});
+
 describe('Worker › lease lost', () => {
   it('aborts the handler when its lease is reaped, and the next attempt’s result stands over the late one', async () => {
     const clock = new ManualClock();

@@ -153,7 +153,7 @@ describe('spool serve', () => {
     expect(stderrLines(bad)).toEqual([expect.stringMatching(/^spool: validation_failed: .*maxAttempts/)]);
     expect(typo.code).toBe(2);
     expect(stderrLines(typo)).toEqual([expect.stringMatching(/^spool: config .*: unknown key "queus"$/)]);
-    expect(undeclared.code).toBe(1);
-    expect(stderrLines(undeclared)).toEqual(['spool: queue_not_found: queue "emails" is not declared']);
+    expect(undeclared.code).toBe(2);
+    expect(stderrLines(undeclared)).toEqual([expect.stringMatching(/^spool: invalid_argument: no queues to work on: "emails" names neither a declared queue nor a defined job type/)]);
   });
 });

@@ -176,11 +176,11 @@ function decodeReceipt(text: string): JobReceipt {
 /** Columns returned by the claim, in order (read as raw arrays: building 19-key objects cost ~1.6 µs a row). */
 const CLAIM_COLUMNS = [
   'id', 'queue', 'type', 'version', 'payload', 'priority', 'ordering_key', 'group_key', 'correlation_id', 'attempts',
-  'max_attempts', 'lease_token', 'lease_expires_at', 'created_at', 'run_at', 'options', 'prank', 'sort_at', 'seq',
+  'max_attempts', 'lease_token', 'lease_expires_at', 'created_at', 'run_at', 'options', 'prank', 'sort_at', 'seq', 'lease_ms',
 ] as const;
 type ClaimRaw = [
   string, string, string | null, number, string, number, string | null, string | null, string | null, number,
-  number, string, number, number, number, string | null, number, number, number,
+  number, string, number, number, number, string | null, number, number, number, number | null,
 ];
 const PRIORITY_NAMES = ['critical', 'high', 'normal', 'low'] as const;
 
@@ -225,6 +225,7 @@ export function claimJobs(ctx: TxContext, params: JobClaimManyParams): ClaimedJo
     maxAttempts: r[10],
     leaseToken: r[11],
     leaseExpiresAt: r[12],
+    leaseMs: r[19] ?? params.leaseMs,
     createdAt: r[13],
     runAt: r[14],
     optionsJson: r[15],
