@@ -154,6 +154,6 @@ describe('spool serve', () => {
     expect(typo.code).toBe(2);
     expect(stderrLines(typo)).toEqual([expect.stringMatching(/^spool: config .*: unknown key "queus"$/)]);
     expect(undeclared.code).toBe(2);
-    expect(stderrLines(undeclared)).toEqual([expect.stringMatching(/^spool: invalid_argument: no queues to work on: "emails" names neither a declared queue nor a defined job type/)]);
+    expect(stderrLines(undeclared)).toEqual([expect.stringMatching(/^spool: no queues to work on: "emails" names neither a declared queue nor a defined job type/)]);
   });
 });
