@@ -11,7 +11,8 @@ import type { Logger } from '../logger.js';
 export interface FetcherOptions {
   readonly queue: string;
   readonly concurrency: number;
-  readonly prefetch: number;
+  /** Jobs to claim ahead of free slots, or `auto` (see AUTO_PREFETCH_MAX_MS). */
+  readonly prefetch: number | 'auto';
   readonly pollIntervalMs: number;
   readonly maxBatch: number;
   readonly workerId: string;
@@ -21,6 +22,14 @@ export interface FetcherOptions {
   /** Called with the shortest lease claimed, so the runtime's tick can come round in time to extend it. */
   readonly leaseSeen: (leaseMs: number) => void;
 }
+
+/**
+ * `prefetch: 'auto'` buffers one extra job per slot while handlers of this queue are quick (a moving average
+ * under this many ms): then a claim of 2×concurrency shares each commit with as many completions, which
+ * halves the commits per job (measured on W3: 24.5k → 30.7k jobs/s). Slow handlers get no buffer, so a
+ * long job never waits behind another in this worker while a different worker is idle.
+ */
+export const AUTO_PREFETCH_MAX_MS = 20;
 
 /** A prefetched job waiting for a slot; its lease is extended by the runtime's tick like a running one's. */
 export interface BufferedJob {
@@ -38,6 +47,8 @@ export class Fetcher {
   readonly #start: (job: ClaimedJob, leaseMs: number) => Promise<void>;
   readonly #buffer: BufferedJob[] = [];
   #running = 0;
+  /** Moving average of handler run time (ms); null until the first job finishes. */
+  #runMs: number | null = null;
   #stopping = false;
   #loop: Promise<void> | null = null;
   readonly #idle: Array<() => void> = [];
@@ -96,9 +107,10 @@ export class Fetcher {
   async #run(): Promise<void> {
     let errorDelay = 50;
     while (!this.#stopping) {
-      const want = this.#opts.concurrency + this.#opts.prefetch - this.#running - this.#buffer.length;
+      const want = this.#opts.concurrency + this.#prefetch() - this.#running - this.#buffer.length;
       if (want <= 0 || this.#opts.backlogged()) {
         await this.signal.wait(this.#opts.pollIntervalMs);
+        await microtasksDrained();
         continue;
       }
       const max = Math.min(want, this.#opts.maxBatch);
@@ -126,15 +138,27 @@ export class Fetcher {
       if (jobs.length > 0) this.#opts.leaseSeen(shortest);
       this.#pump();
       if (this.#stopping) break;
-      if (jobs.length < max) await this.signal.wait(this.#opts.pollIntervalMs);
+      if (jobs.length < max) {
+        await this.signal.wait(this.#opts.pollIntervalMs);
+        await microtasksDrained();
+      }
     }
+  }
+
+  #prefetch(): number {
+    const p = this.#opts.prefetch;
+    if (p !== 'auto') return p;
+    return this.#runMs !== null && this.#runMs <= AUTO_PREFETCH_MAX_MS ? this.#opts.concurrency : 0;
   }
 
   #pump(): void {
     while (this.#running < this.#opts.concurrency && this.#buffer.length > 0) {
       const { job, leaseMs } = this.#buffer.shift()!;
       this.#running++;
+      const started = performance.now();
       void this.#start(job, leaseMs).finally(() => {
+        const ms = performance.now() - started;
+        this.#runMs = this.#runMs === null ? ms : this.#runMs + (ms - this.#runMs) / 8;
         this.#running--;
         if (!this.#stopping) this.#pump();
         this.signal.notify();
@@ -142,4 +166,14 @@ export class Fetcher {
       });
     }
   }
+}
+
+/**
+ * Resolves once the microtask queue has run dry (a nextTick queued from a microtask runs only after every
+ * pending microtask). Woken by the first freed slot, the fetcher waits here so that handlers finishing in
+ * the same turn free their slots first: one claim then fills them all, in the same transaction as their
+ * completions, instead of a claim of one slot per wake-up.
+ */
+function microtasksDrained(): Promise<void> {
+  return new Promise((resolve) => process.nextTick(resolve));
 }

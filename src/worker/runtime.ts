@@ -22,8 +22,11 @@ export interface WorkerOptions {
   readonly queues: readonly string[];
   /** Handlers in flight per queue in this process (default: the queue's `concurrency`, else 10). */
   readonly concurrency?: number | Readonly<Record<string, number>>;
-  /** Extra jobs to claim ahead of free slots (they hold leases while they wait). Default 0. */
-  readonly prefetch?: number;
+  /**
+   * Extra jobs to claim ahead of free slots (they hold leases while they wait). Default `auto`: one per slot
+   * while the queue's handlers are quick (under 20 ms on average), none otherwise.
+   */
+  readonly prefetch?: number | 'auto';
   /** Upper bound of one claim. Default 100. */
   readonly claimBatch?: number;
   /** Fallback poll when no wake-up arrives. Default 1000 ms. */
@@ -123,7 +126,7 @@ export class Worker {
         {
           queue,
           concurrency: this.#concurrencyFor(queue, config),
-          prefetch: this.#opts.prefetch ?? 0,
+          prefetch: this.#opts.prefetch ?? 'auto',
           pollIntervalMs: this.#opts.pollIntervalMs ?? 1000,
           maxBatch: this.#opts.claimBatch ?? 100,
           workerId: this.id,
