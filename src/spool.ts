@@ -344,5 +344,7 @@ export class Spool {
 }
 
 function toEnqueueResult(r: JobInsertResult): EnqueueResult | Error {
-  return r.ok ? { ...r.receipt, replayed: r.replayed } : r.error;
+  if (!r.ok) return r.error;
+  const { id, queue, state, createdAt, runAt } = r.receipt;
+  return { id, queue, state, createdAt, runAt, replayed: r.replayed };
 }

@@ -87,7 +87,7 @@ export function insertJobs(ctx: TxContext, jobs: readonly JobInsertParams[], ato
       hold = groupHoldFor(conn, job.queue, job.groupKey, config, { prank: order.rank, sort_at: order.sortAt });
     }
 
-    rows.push(
+    rows.values.push(
       job.id,
       job.queue,
       job.type,
@@ -109,6 +109,7 @@ export function insertJobs(ctx: TxContext, jobs: readonly JobInsertParams[], ato
       job.optionsJson,
       historyEvent(state, now, 0),
     );
+    rows.rowAdded();
     if (job.orderingKey != null) {
       rows.flush();
       ensureOrderingHead(conn, job.queue, job.orderingKey, config);
@@ -150,8 +151,13 @@ class RowBuffer {
     this.#conn = conn;
   }
 
-  push(...row: unknown[]): void {
-    this.#values.push(...row);
+  /** Append one row's INSERT_WIDTH values (in INSERT_COLUMNS order). */
+  get values(): unknown[] {
+    return this.#values;
+  }
+
+  /** Call after appending a row: writes a full chunk. */
+  rowAdded(): void {
     if (this.#values.length === INSERT_CHUNK * INSERT_WIDTH) this.flush();
   }
 
