@@ -1,26 +1,48 @@
 /**
- * Shared set-up for the engine tests: a fresh Spool on a real SQLite file in its own temporary directory,
- * closed and removed after each test, plus small polling helpers (no fixed sleeps: wait for a condition with
- * a generous deadline). Everything goes through the public library API.
+ * Shared set-up for the engine tests: a fresh Spool on a fresh, empty store, closed (and the store's location
+ * removed) after each test, plus small polling helpers (no fixed sleeps: wait for a condition with a generous
+ * deadline). Everything goes through the public library API.
+ *
+ * Store-parametric: `forEachStore((store) => { describe(...) })` declares the blocks once per store under test
+ * (test/helpers/stores.ts: SQLite, plus PostgreSQL when this build has the driver), and `openSpool()` inside
+ * them opens on that block's store — a new SQLite file in a temporary directory, or a new PostgreSQL schema.
+ * Outside `forEachStore`, `openSpool()` is SQLite, as before; `openSqliteSpool()` is SQLite always (for tests
+ * that need the file itself).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
+import { afterEach, beforeEach, describe, it } from 'vitest';
 import { Spool, type Clock, type Job } from '../../src/index.js';
+import { storeOfKind, storesUnderTest, type Capability, type StoreKind, type StoreUnderTest } from '../helpers/stores.js';
+
+export type { StoreUnderTest } from '../helpers/stores.js';
 
 export interface TempSpool {
   readonly spool: Spool;
-  readonly dir: string;
-  readonly file: string;
+  /** The store URL: pass it as `openSpool({ url })` for another Spool on the same store. */
   readonly url: string;
+  readonly kind: StoreKind;
+  /** SQLite only: the database file and its directory. */
+  readonly file?: string;
+  readonly dir?: string;
+}
+
+export interface SqliteTempSpool extends TempSpool {
+  readonly kind: 'sqlite';
+  readonly file: string;
+  readonly dir: string;
 }
 
 const cleanups: Array<() => Promise<void> | void> = [];
 
+/** The store of the enclosing `forEachStore` block while its tests run; undefined elsewhere. */
+let currentStore: StoreUnderTest | undefined;
+
 afterEach(async () => {
-  // Last registered, first cleaned: spools close before their directory goes.
+  // Last registered, first cleaned: spools close before their directory (or schema) goes.
   for (const fn of cleanups.splice(0).reverse()) await fn();
+  currentStore = undefined;
 });
 
 /** Register something to undo after the current test (runs even when the test fails). */
@@ -34,13 +56,69 @@ export function tempDir(prefix = 'spool-engine-'): string {
   return dir;
 }
 
-/** Open a Spool on a new file (or on `file`, to reopen one) and close it after the test. */
-export async function openSpool(options: { clock?: Clock; file?: string } = {}): Promise<TempSpool> {
-  const file = options.file ?? join(tempDir(), 'spool.db');
-  const url = `sqlite:${file}`;
+/**
+ * Declare `fn`'s describe blocks once per store under test, each inside a block titled `[sqlite]` /
+ * `[postgres]`; `openSpool()` in their tests opens on that store. Gate a case on a capability with
+ * `requires(store, capability)`, never on the store's kind.
+ */
+export function forEachStore(fn: (store: StoreUnderTest) => void): void {
+  for (const store of storesUnderTest()) {
+    describe(`[${store.kind}]`, () => {
+      beforeEach(() => {
+        currentStore = store;
+      });
+      fn(store);
+    });
+  }
+}
+
+/**
+ * `it` for a case that needs `capability`: skipped only when the store reports it missing, and then titled
+ * so (e.g. ManualClock cases need `settableClock`).
+ */
+export function requires(store: StoreUnderTest, capability: Capability): (name: string, fn: () => Promise<void>) => void {
+  const missing = !store.capabilities[capability];
+  return (name, fn) => it.skipIf(missing)(missing ? `${name} [skipped: ${store.kind} lacks ${capability}]` : name, fn);
+}
+
+/**
+ * Open a Spool on a fresh, empty store of the current block's store kind (SQLite outside `forEachStore`), or
+ * on an existing one: `url` (any store, e.g. another TempSpool's `url`) or `file` (SQLite). Closed after the
+ * test; a fresh location is removed after the test too.
+ */
+export async function openSpool(options: { clock?: Clock; url?: string; file?: string; store?: StoreUnderTest } = {}): Promise<TempSpool> {
+  const store = options.store ?? currentStore ?? storeOfKind('sqlite');
+  if (options.clock && !store.capabilities.settableClock) {
+    throw new Error(`the ${store.kind} store lacks settableClock: a test with a ManualClock must use requires(store, 'settableClock')`);
+  }
+  if ('file' in options && options.file === undefined) throw new Error('openSpool({ file: undefined }): no file to reopen (pass { url } to share a store)');
+  if ('url' in options && options.url === undefined) throw new Error('openSpool({ url: undefined }): no store to reopen');
+  if (options.file !== undefined && store.kind !== 'sqlite') throw new Error(`openSpool({ file }) is SQLite only (this block runs on ${store.kind}); use { url }`);
+  let url: string;
+  let file: string | undefined;
+  if (options.url !== undefined) {
+    url = options.url;
+    if (url.startsWith('sqlite:')) file = url.slice('sqlite:'.length);
+  } else if (options.file !== undefined) {
+    file = options.file;
+    url = `sqlite:${file}`;
+  } else {
+    const location = await store.newLocation();
+    onCleanup(() => location.dispose());
+    url = location.url;
+    file = location.file;
+  }
   const spool = await Spool.open(options.clock ? { url, clock: options.clock } : url);
   onCleanup(() => spool.close({ graceMs: 0 }));
-  return { spool, dir: join(file, '..'), file, url };
+  const kind = spool.store.kind;
+  return file !== undefined ? { spool, url, kind, file, dir: join(file, '..') } : { spool, url, kind };
+}
+
+/** Open a Spool on a new SQLite file (or on `file`, to reopen one) and close it after the test. */
+export async function openSqliteSpool(options: { clock?: Clock; file?: string } = {}): Promise<SqliteTempSpool> {
+  const t = await openSpool({ ...options, store: storeOfKind('sqlite') });
+  if (t.kind !== 'sqlite' || t.file === undefined || t.dir === undefined) throw new Error('openSqliteSpool did not open a SQLite file');
+  return { ...t, kind: 'sqlite', file: t.file, dir: t.dir };
 }
 
 /** Poll `check` until it returns a value other than undefined/false, or fail after `timeoutMs`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openSpool, sleep, waitAllTerminal, waitForState } from './harness.js';
+import { forEachStore, openSpool, sleep, waitAllTerminal, waitForState } from './harness.js';
 
 interface Event {
   readonly kind: 'start' | 'end';
@@ -62,72 +62,74 @@ function checkPerKey(events: readonly Event[], expected: Map<string, number[]>):
   }
 }
 
-describe('Ordering keys under batched claims and prefetch', () => {
-  it('runs 200 jobs over 10 keys one at a time per key, in enqueue order (concurrency 32, prefetch 16)', async () => {
-    const { events, expected } = await runKeyedWorkload({});
-    expect(events.filter((e) => e.kind === 'start')).toHaveLength(200);
-    checkPerKey(events, expected);
-    // The keys did run side by side: one key at a time is not what this asserts.
-    let active = 0;
-    let maxActive = 0;
-    for (const e of events) {
-      active += e.kind === 'start' ? 1 : -1;
-      maxActive = Math.max(maxActive, active);
-    }
-    expect(maxActive).toBeGreaterThan(1);
-    expect(maxActive).toBeLessThanOrEqual(10);
-  });
-
-  it('holds later jobs of a key while its head retries', async () => {
-    const { events, expected } = await runKeyedWorkload({ failFirstAttemptEvery: 9 });
-    const retried = events.filter((e) => e.kind === 'start' && e.attempt === 2);
-    expect(retried.length).toBe(23); // n = 0, 9, …, 198
-    checkPerKey(events, expected);
-  });
-
-  it('with ordering.onDead "block", a dead head stops its key until it is replayed; other keys go on', async () => {
-    const { spool } = await openSpool();
-    await spool.declareQueue('blocking', { maxAttempts: 1, ordering: { onDead: 'block' } });
-    let broken = true;
-    const ran: string[] = [];
-    spool.handle('blocking', async (payload) => {
-      const { name } = payload as { name: string };
-      ran.push(name);
-      if (name === 'a1' && broken) throw new Error('a1 fails');
-      return name;
+forEachStore(() => {
+  describe('Ordering keys under batched claims and prefetch', () => {
+    it('runs 200 jobs over 10 keys one at a time per key, in enqueue order (concurrency 32, prefetch 16)', async () => {
+      const { events, expected } = await runKeyedWorkload({});
+      expect(events.filter((e) => e.kind === 'start')).toHaveLength(200);
+      checkPerKey(events, expected);
+      // The keys did run side by side: one key at a time is not what this asserts.
+      let active = 0;
+      let maxActive = 0;
+      for (const e of events) {
+        active += e.kind === 'start' ? 1 : -1;
+        maxActive = Math.max(maxActive, active);
+      }
+      expect(maxActive).toBeGreaterThan(1);
+      expect(maxActive).toBeLessThanOrEqual(10);
     });
-    await spool.work({ queues: ['blocking'] });
-    const a1 = await spool.enqueue('blocking', { name: 'a1' }, { orderingKey: 'a' });
-    const a2 = await spool.enqueue('blocking', { name: 'a2' }, { orderingKey: 'a' });
-    const b1 = await spool.enqueue('blocking', { name: 'b1' }, { orderingKey: 'b' });
-    await waitForState(spool, a1.id, 'dead');
-    await waitForState(spool, b1.id, 'completed');
-    await sleep(200);
-    expect((await spool.getJob(a2.id)).state).toBe('queued');
-    expect(ran).not.toContain('a2');
 
-    broken = false;
-    await spool.dlq.replay('blocking', { ids: [a1.id] });
-    const [first, second] = await waitAllTerminal(spool, [a1.id, a2.id]);
-    expect([first!.state, second!.state]).toEqual(['completed', 'completed']);
-    expect(ran.filter((n) => n.startsWith('a'))).toEqual(['a1', 'a1', 'a2']);
-  });
-
-  it('with ordering.onDead "continue" (default), the key moves on past a dead head', async () => {
-    const { spool } = await openSpool();
-    await spool.declareQueue('continuing', { maxAttempts: 1 });
-    const ran: string[] = [];
-    spool.handle('continuing', async (payload) => {
-      const { name } = payload as { name: string };
-      ran.push(name);
-      if (name === 'a1') throw new Error('a1 fails');
-      return name;
+    it('holds later jobs of a key while its head retries', async () => {
+      const { events, expected } = await runKeyedWorkload({ failFirstAttemptEvery: 9 });
+      const retried = events.filter((e) => e.kind === 'start' && e.attempt === 2);
+      expect(retried.length).toBe(23); // n = 0, 9, …, 198
+      checkPerKey(events, expected);
     });
-    await spool.work({ queues: ['continuing'] });
-    const a1 = await spool.enqueue('continuing', { name: 'a1' }, { orderingKey: 'a' });
-    const a2 = await spool.enqueue('continuing', { name: 'a2' }, { orderingKey: 'a' });
-    const [dead, next] = await waitAllTerminal(spool, [a1.id, a2.id]);
-    expect([dead!.state, next!.state]).toEqual(['dead', 'completed']);
-    expect(ran).toEqual(['a1', 'a2']);
+
+    it('with ordering.onDead "block", a dead head stops its key until it is replayed; other keys go on', async () => {
+      const { spool } = await openSpool();
+      await spool.declareQueue('blocking', { maxAttempts: 1, ordering: { onDead: 'block' } });
+      let broken = true;
+      const ran: string[] = [];
+      spool.handle('blocking', async (payload) => {
+        const { name } = payload as { name: string };
+        ran.push(name);
+        if (name === 'a1' && broken) throw new Error('a1 fails');
+        return name;
+      });
+      await spool.work({ queues: ['blocking'] });
+      const a1 = await spool.enqueue('blocking', { name: 'a1' }, { orderingKey: 'a' });
+      const a2 = await spool.enqueue('blocking', { name: 'a2' }, { orderingKey: 'a' });
+      const b1 = await spool.enqueue('blocking', { name: 'b1' }, { orderingKey: 'b' });
+      await waitForState(spool, a1.id, 'dead');
+      await waitForState(spool, b1.id, 'completed');
+      await sleep(200);
+      expect((await spool.getJob(a2.id)).state).toBe('queued');
+      expect(ran).not.toContain('a2');
+
+      broken = false;
+      await spool.dlq.replay('blocking', { ids: [a1.id] });
+      const [first, second] = await waitAllTerminal(spool, [a1.id, a2.id]);
+      expect([first!.state, second!.state]).toEqual(['completed', 'completed']);
+      expect(ran.filter((n) => n.startsWith('a'))).toEqual(['a1', 'a1', 'a2']);
+    });
+
+    it('with ordering.onDead "continue" (default), the key moves on past a dead head', async () => {
+      const { spool } = await openSpool();
+      await spool.declareQueue('continuing', { maxAttempts: 1 });
+      const ran: string[] = [];
+      spool.handle('continuing', async (payload) => {
+        const { name } = payload as { name: string };
+        ran.push(name);
+        if (name === 'a1') throw new Error('a1 fails');
+        return name;
+      });
+      await spool.work({ queues: ['continuing'] });
+      const a1 = await spool.enqueue('continuing', { name: 'a1' }, { orderingKey: 'a' });
+      const a2 = await spool.enqueue('continuing', { name: 'a2' }, { orderingKey: 'a' });
+      const [dead, next] = await waitAllTerminal(spool, [a1.id, a2.id]);
+      expect([dead!.state, next!.state]).toEqual(['dead', 'completed']);
+      expect(ran).toEqual(['a1', 'a2']);
+    });
   });
 });

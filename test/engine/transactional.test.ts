@@ -1,10 +1,12 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { configureSqliteConnection, JobNotFoundError, Type } from '../../src/index.js';
-import { onCleanup, openSpool } from './harness.js';
+import { onCleanup, openSqliteSpool } from './harness.js';
 
+// SQLite only by nature: the caller's transaction is a better-sqlite3 connection on the Spool's own file
+// (PostgreSQL's `pg`-client transactions get their own tests with the driver).
 async function setUp() {
-  const t = await openSpool();
+  const t = await openSqliteSpool();
   await t.spool.declareQueue('order-emails');
   const db = new Database(t.file);
   onCleanup(() => {

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../../src/index.js';
 import { startChild } from '../helpers/fault-process.js';
-import { openSpool, sleep, waitUntil } from './harness.js';
+import { openSqliteSpool, sleep, waitUntil } from './harness.js';
 
+// SQLite only by nature: its subject is two processes sharing one database file (the PostgreSQL
+// multi-process tests are their own, over one database).
 describe('Two processes on one SQLite file', () => {
   it('a child-process worker and an in-process worker run 2,000 jobs enqueued meanwhile exactly once', async () => {
-    const { spool, url } = await openSpool();
+    const { spool, url } = await openSqliteSpool();
     await spool.declareQueue('shared', { maxAttempts: 3 });
     const child = startChild('test/faults/children/worker.ts', { url, queue: 'shared', mode: 'record', concurrency: 16, delayMs: 3, maintenance: true });
     await child.waitForLine((l) => l === 'READY', 30_000);
