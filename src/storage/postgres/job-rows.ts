@@ -1,0 +1,142 @@
+/**
+ * Row ⇄ domain mapping for the PostgreSQL jobs and queues tables, and the compact history encoding (the same
+ * text as SQLite's: comma-joined JSON events `{"s":state,"t":ms,"a":attempt,"r":reason,"e":error}`, appended
+ * with `history || ','…` in the UPDATE that changes the state), so Job objects read back identically.
+ *
+ * BIGINT columns arrive as numbers on Spool's own pool (its int8 parser); rows read through a caller's `tx`
+ * client arrive as strings, hence the Number() conversions.
+ */
+import type { HistoryEntry, Job, JobError } from '../../core/job.js';
+import { priorityFromTier } from '../../core/priority.js';
+import type { QueueConfig } from '../../core/queue-config.js';
+import type { JobState } from '../../core/states.js';
+import type { QueueRecord } from '../store.js';
+
+export interface JobRow {
+  seq: number;
+  id: string;
+  queue: string;
+  type: string | null;
+  version: number;
+  state: JobState;
+  priority: number;
+  prank: number;
+  sort_at: number;
+  hold: number;
+  run_at: number;
+  ordering_key: string | null;
+  okey_seq: number | null;
+  group_key: string | null;
+  correlation_id: string | null;
+  attempts: number;
+  max_attempts: number;
+  lease_ms: number | null;
+  lease_token: string | null;
+  lease_expires_at: number | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  payload: string;
+  options: string | null;
+  progress: string | null;
+  result: string | null;
+  last_error: string | null;
+  history: string;
+}
+
+export function historyEvent(
+  state: JobState,
+  at: number,
+  attempt: number,
+  extra?: { error?: JobError | null; reason?: string },
+): string {
+  let s = `{"s":"${state}","t":${at},"a":${attempt}`;
+  if (extra?.reason) s += `,"r":${JSON.stringify(extra.reason)}`;
+  if (extra?.error) s += `,"e":${JSON.stringify(extra.error)}`;
+  return `${s}}`;
+}
+
+interface RawEvent {
+  s: JobState;
+  t: number;
+  a: number;
+  e?: JobError;
+  r?: string;
+}
+
+export function decodeHistory(text: string): HistoryEntry[] {
+  const raw = JSON.parse(`[${text}]`) as RawEvent[];
+  return raw.map((e) => ({
+    state: e.s,
+    at: new Date(e.t),
+    attempt: e.a,
+    ...(e.e ? { error: e.e } : {}),
+    ...(e.r ? { reason: e.r } : {}),
+  }));
+}
+
+function parseOrNull(text: string | null): unknown {
+  return text == null ? null : JSON.parse(text);
+}
+
+function dateOrNull(ms: number | string | null): Date | null {
+  return ms == null ? null : new Date(Number(ms));
+}
+
+export function rowToJob(row: JobRow): Job {
+  return {
+    id: row.id,
+    queue: row.queue,
+    type: row.type,
+    version: Number(row.version),
+    state: row.state,
+    priority: priorityFromTier(Number(row.priority)),
+    orderingKey: row.ordering_key,
+    groupKey: row.group_key,
+    correlationId: row.correlation_id,
+    attempts: Number(row.attempts),
+    maxAttempts: Number(row.max_attempts),
+    createdAt: new Date(Number(row.created_at)),
+    runAt: new Date(Number(row.run_at)),
+    startedAt: dateOrNull(row.started_at),
+    finishedAt: dateOrNull(row.finished_at),
+    progress: parseOrNull(row.progress),
+    result: parseOrNull(row.result),
+    lastError: parseOrNull(row.last_error) as JobError | null,
+    payload: JSON.parse(row.payload),
+    history: decodeHistory(row.history),
+  };
+}
+
+export interface QueueRow {
+  name: string;
+  config: string;
+  paused: boolean;
+  created_at: number;
+  updated_at: number;
+}
+
+export const QUEUE_COLUMNS = 'name, config, paused, created_at, updated_at';
+
+const parsed = new Map<string, QueueConfig>();
+
+/** Queue configs are read inside most writes: parse each distinct text once. */
+export function parseConfig(text: string): QueueConfig {
+  let c = parsed.get(text);
+  if (!c) {
+    c = JSON.parse(text) as QueueConfig;
+    if (parsed.size > 1000) parsed.clear();
+    parsed.set(text, c);
+  }
+  return c;
+}
+
+export function rowToQueue(row: QueueRow): QueueRecord {
+  return {
+    name: row.name,
+    config: parseConfig(row.config),
+    paused: row.paused,
+    createdAt: new Date(Number(row.created_at)),
+    updatedAt: new Date(Number(row.updated_at)),
+  };
+}

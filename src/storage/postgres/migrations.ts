@@ -1,0 +1,173 @@
+/**
+ * Numbered, append-only migrations for the PostgreSQL store (the same numbering as SQLite's). A shipped
+ * migration never changes; add a new one. Applied at open in one transaction under
+ * `pg_advisory_xact_lock`, so processes starting together do not race: the second waits and finds the
+ * schema current.
+ *
+ * The schema mirrors SQLite's (src/storage/sqlite/migrations.ts), with these differences:
+ *  - Timestamps stay BIGINT milliseconds, like SQLite, so the ManualClock and history encoding carry over.
+ *  - Partial indexes keep finished jobs out of every hot index (claim, due, lease, gates).
+ *  - Counters are delta rows (`counter_deltas`, one row per touched (queue, name) per transaction) folded
+ *    into `queue_counters` by the leader: no single hot counter row serialises every transaction.
+ *  - Ordering-key sequence numbers come from a SEQUENCE, not a counter row.
+ */
+import type { PgClient } from './connection.js';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE queues (
+  name TEXT PRIMARY KEY,
+  config TEXT NOT NULL,
+  paused BOOLEAN NOT NULL DEFAULT false,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE jobs (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id TEXT NOT NULL,
+  queue TEXT NOT NULL,
+  type TEXT,
+  version INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  priority SMALLINT NOT NULL,
+  prank SMALLINT NOT NULL,
+  sort_at BIGINT NOT NULL,
+  hold SMALLINT NOT NULL DEFAULT 0,
+  run_at BIGINT NOT NULL,
+  ordering_key TEXT,
+  okey_seq BIGINT,
+  group_key TEXT,
+  correlation_id TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  lease_ms BIGINT,
+  lease_token TEXT,
+  lease_expires_at BIGINT,
+  created_at BIGINT NOT NULL,
+  started_at BIGINT,
+  finished_at BIGINT,
+  payload TEXT NOT NULL,
+  options TEXT,
+  progress TEXT,
+  result TEXT,
+  last_error TEXT,
+  history TEXT NOT NULL
+);
+
+CREATE UNIQUE INDEX jobs_id ON jobs(id);
+CREATE INDEX jobs_claim ON jobs(queue, prank, sort_at, seq) WHERE state = 'queued' AND hold = 0;
+CREATE INDEX jobs_waiting_age ON jobs(queue, run_at) WHERE state = 'queued';
+CREATE INDEX jobs_due ON jobs(run_at) WHERE state IN ('scheduled', 'retrying');
+CREATE INDEX jobs_lease ON jobs(lease_expires_at) WHERE state = 'active';
+CREATE INDEX jobs_finished ON jobs(queue, finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX jobs_dead ON jobs(queue, seq) WHERE state = 'dead';
+CREATE INDEX jobs_correlation ON jobs(correlation_id) WHERE correlation_id IS NOT NULL;
+CREATE INDEX jobs_list ON jobs(queue, seq);
+CREATE INDEX jobs_ordering_live ON jobs(queue, ordering_key, okey_seq)
+  WHERE ordering_key IS NOT NULL AND state IN ('scheduled', 'queued', 'active', 'retrying');
+CREATE INDEX jobs_ordering_heads ON jobs(queue, ordering_key)
+  WHERE ordering_key IS NOT NULL AND hold <> 1 AND state IN ('scheduled', 'queued', 'active', 'retrying');
+CREATE INDEX jobs_ordering_dead ON jobs(queue, ordering_key) WHERE ordering_key IS NOT NULL AND state = 'dead';
+CREATE INDEX jobs_group_slots ON jobs(queue, group_key)
+  WHERE group_key IS NOT NULL AND (state = 'active' OR (state = 'queued' AND hold = 0));
+CREATE INDEX jobs_group_held ON jobs(queue, group_key, prank, sort_at, seq)
+  WHERE group_key IS NOT NULL AND state = 'queued' AND hold = 2;
+
+CREATE SEQUENCE okey_seq;
+
+CREATE TABLE queue_counters (
+  queue TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value BIGINT NOT NULL,
+  PRIMARY KEY (queue, name)
+);
+
+CREATE TABLE counter_deltas (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  queue TEXT NOT NULL,
+  name TEXT NOT NULL,
+  delta BIGINT NOT NULL
+);
+CREATE INDEX counter_deltas_queue ON counter_deltas(queue);
+
+CREATE TABLE idempotency_keys (
+  queue TEXT NOT NULL,
+  key TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  receipt TEXT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  PRIMARY KEY (queue, key)
+);
+CREATE INDEX idempotency_expiry ON idempotency_keys(expires_at);
+
+CREATE TABLE job_steps (
+  job_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (job_id, name)
+);
+
+CREATE TABLE leader_leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+`,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+
+/** Apply pending migrations on `client` (the schema is created if missing). Returns the versions applied. */
+export async function migrate(client: PgClient, schema: string, now: number): Promise<number[]> {
+  const applied: number[] = [];
+  await client.query('BEGIN');
+  try {
+    // One lock per schema: concurrent openers wait here, then find the schema current.
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`spool:migrate:${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quote(schema)}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS spool_migrations (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
+    const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM spool_migrations');
+    const current = Number(rows[0]?.v ?? 0);
+    if (current > LATEST_SCHEMA_VERSION) {
+      throw new Error(`database schema is at version ${current}, newer than this Spool knows (${LATEST_SCHEMA_VERSION}); upgrade Spool`);
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      await client.query(m.sql);
+      await client.query('INSERT INTO spool_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, now]);
+      applied.push(m.version);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+  return applied;
+}
+
+export async function schemaVersion(client: PgClient): Promise<number> {
+  try {
+    const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM spool_migrations');
+    return Number(rows[0]?.v ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+function quote(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

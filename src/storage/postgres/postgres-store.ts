@@ -1,0 +1,583 @@
+/**
+ * The PostgreSQL store: several Spool processes over one database.
+ *
+ * Each write operation is one transaction on a pooled connection (TxContext); a claim is a single
+ * self-contained statement. Deadlocks and serialization failures rerun the transaction; connection failures
+ * surface as StoreUnavailableError and never crash the process (error listeners on the pool, every client
+ * and the LISTEN connection). Wake-ups: local listeners hear this process's commits at once; other
+ * processes hear them through LISTEN/NOTIFY (one NOTIFY per committed transaction, see WakeListener).
+ *
+ * Clock: with a `clock` option (tests) every timestamp comes from it; without, from the database's
+ * clock_timestamp(), so all nodes judge leases by one clock.
+ */
+import type pg from 'pg';
+import { QueueNotFoundError, SpoolError, StoreClosedError, StoreUnavailableError } from '../../core/errors.js';
+import type { Clock } from '../../core/clock.js';
+import type { Job } from '../../core/job.js';
+import type { QueueConfig } from '../../core/queue-config.js';
+import { JOB_STATES } from '../../core/states.js';
+import type {
+  ClaimedJob,
+  ExpiredLease,
+  FencedResult,
+  JobCancelResult,
+  JobClaimManyParams,
+  JobCompleteParams,
+  JobExtendParams,
+  JobExtendResult,
+  JobFailParams,
+  JobInsertManyParams,
+  JobInsertResult,
+  JobLeaseParams,
+  JobListParams,
+  JobPage,
+  JobReplayParams,
+  QueueRecord,
+  QueueStats,
+  StateCounts,
+  Store,
+  StoreCapabilities,
+  StoreDurability,
+  StoreEvent,
+} from '../store.js';
+import { asStoreError, clientConfig, createPool, isConnectionError, isRetryableTxError, splitSchema, type PgClient } from './connection.js';
+import { cancelJobs, deleteDead, deleteExpired, deleteExpiredIdempotencyKeys, foldCounters, promoteDue, replayDead } from './job-admin.js';
+import { QUEUE_COLUMNS, rowToJob, rowToQueue, type JobRow, type QueueRow } from './job-rows.js';
+import {
+  AtomicInsertError,
+  claimJobs,
+  completeJobs,
+  extendLeases,
+  failJobs,
+  insertJobs,
+  nowSql,
+  releaseJobs,
+  setProgress,
+} from './job-writes.js';
+import { deadOrderingKeys, ensureOrderingHead, fillGroupSlots, heldGroups } from './gates.js';
+import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from './migrations.js';
+import { TxContext } from './tx-context.js';
+import { WakeListener } from './wake-listener.js';
+
+export interface PostgresStoreOptions {
+  /** `postgres://…`; a `?schema=name` parameter selects the schema (default `public`). */
+  readonly url: string;
+  /** Overrides the URL's `schema` parameter. */
+  readonly schema?: string;
+  readonly clock?: Clock;
+  /** Pool size (default 10). */
+  readonly poolSize?: number;
+  /** Polling interval of the wake-up fallback while the LISTEN connection is down (default 1000). */
+  readonly pollIntervalMs?: number;
+}
+
+const MAX_TX_RETRIES = 5;
+/** Delta rows folded per call of foldCounters. */
+const FOLD_BATCH = 10_000;
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly capabilities: StoreCapabilities = { settableClock: true, transactionalEnqueue: true, multiProcess: true };
+  readonly description: string;
+  readonly schema: string;
+  readonly #pool: pg.Pool;
+  readonly #clock: Clock | null;
+  readonly #channel: string;
+  readonly #listeners = new Set<(e: StoreEvent) => void>();
+  readonly #wake: WakeListener;
+  readonly #clientConfig: pg.ClientConfig;
+  #closed = false;
+  /** Connection errors seen on idle clients (logged by no one; counted for diagnostics and tests). */
+  readonly errors = { idleClient: 0, lastMessage: '' };
+
+  constructor(options: PostgresStoreOptions) {
+    const { connectionString, schema } = splitSchema(options.url);
+    this.schema = options.schema ?? schema ?? 'public';
+    const url = new URL(connectionString);
+    this.description = `postgres://${url.host}${url.pathname}?schema=${this.schema}`;
+    this.#clock = options.clock ?? null;
+    // One channel per schema; identifiers are at most 63 bytes.
+    this.#channel = `spool_wake:${this.schema}`.slice(0, 63);
+    const onError = (error: Error): void => {
+      this.errors.idleClient++;
+      this.errors.lastMessage = error.message;
+    };
+    const connection = { connectionString, schema: this.schema, ...(options.poolSize ? { max: options.poolSize } : {}) };
+    this.#pool = createPool(connection, onError);
+    this.#clientConfig = clientConfig(connection);
+    this.#wake = new WakeListener({
+      clientConfig: this.#clientConfig,
+      channel: this.#channel,
+      emit: (event) => this.#emit(event),
+      onError,
+      ...(options.pollIntervalMs ? { pollMs: options.pollIntervalMs } : {}),
+    });
+  }
+
+  /** The LISTEN connection is up (diagnostics and tests). */
+  get listening(): boolean {
+    return this.#wake.listening;
+  }
+
+  async durability(): Promise<StoreDurability> {
+    const rows = await this.#read<{ sc: string; fsync: string }>(
+      `SELECT current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fsync`,
+    );
+    return { synchronousCommit: rows[0]!.sc, fsync: rows[0]!.fsync, path: null };
+  }
+
+  async migrate(): Promise<{ applied: number[] }> {
+    this.#assertOpen();
+    const client = await this.#connect();
+    try {
+      const now = await this.clockNow();
+      return { applied: await migrate(client, this.schema, now) };
+    } catch (error) {
+      throw asStoreError(error);
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    await this.#wake.stop();
+    await this.#pool.end();
+  }
+
+  async ping(): Promise<void> {
+    this.#assertOpen();
+    const client = await this.#connect();
+    try {
+      await client.query('SELECT 1');
+      if ((await schemaVersion(client)) < LATEST_SCHEMA_VERSION) throw new StoreUnavailableError('migrations not applied');
+    } catch (error) {
+      throw asStoreError(error);
+    } finally {
+      client.release();
+    }
+  }
+
+  async clockNow(): Promise<number> {
+    if (this.#clock) return this.#clock.now();
+    const rows = await this.#read<{ now: number }>(`SELECT ${nowSql('NULL')} AS now`);
+    return Number(rows[0]!.now);
+  }
+
+  /** Fold counter delta rows into the totals (the leader calls this; retention does too). */
+  async counterFold(params: { limit?: number } = {}): Promise<number> {
+    return this.#tx((ctx) => foldCounters(ctx, params.limit ?? FOLD_BATCH));
+  }
+
+  // ── queues ────────────────────────────────────────────────────────────────────────────────────────────
+
+  queueUpsert(params: { name: string; config: QueueConfig }): Promise<{ created: boolean; queue: QueueRecord }> {
+    return this.#tx(async (ctx) => {
+      const row = await ctx.queryOne<QueueRow & { created: boolean }>(
+        `INSERT INTO queues (name, config, paused, created_at, updated_at) VALUES ($1, $2, false, $3, $3)
+         ON CONFLICT (name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at
+         RETURNING ${QUEUE_COLUMNS}, (xmax = 0) AS created`,
+        [params.name, JSON.stringify(params.config), ctx.now],
+      );
+      if (!row!.created) {
+        // A raised or removed group limit, or onDead switched to continue, may open gates right away.
+        for (const group of await heldGroups(ctx, params.name)) await fillGroupSlots(ctx, params.name, group, params.config);
+        for (const key of await deadOrderingKeys(ctx, params.name)) await ensureOrderingHead(ctx, params.name, key, params.config);
+        ctx.wake(params.name);
+      }
+      return { created: row!.created, queue: rowToQueue(row!) };
+    });
+  }
+
+  async queueGet(name: string): Promise<QueueRecord | null> {
+    const rows = await this.#read<QueueRow>(`SELECT ${QUEUE_COLUMNS} FROM queues WHERE name = $1`, [name]);
+    return rows[0] ? rowToQueue(rows[0]) : null;
+  }
+
+  async queueList(): Promise<QueueRecord[]> {
+    return (await this.#read<QueueRow>(`SELECT ${QUEUE_COLUMNS} FROM queues ORDER BY name`)).map(rowToQueue);
+  }
+
+  queueSetPaused(params: { name: string; paused: boolean }): Promise<QueueRecord | null> {
+    return this.#tx(async (ctx) => {
+      const row = await ctx.queryOne<QueueRow>(`UPDATE queues SET paused = $1, updated_at = $2 WHERE name = $3 RETURNING ${QUEUE_COLUMNS}`, [
+        params.paused,
+        ctx.now,
+        params.name,
+      ]);
+      if (!row) return null;
+      if (!params.paused) ctx.wake(params.name);
+      return rowToQueue(row);
+    });
+  }
+
+  /** Folded totals plus the sum of unfolded delta rows; the oldest waiting job per queue from its index. */
+  async queueStatsGet(params: { queues?: readonly string[] }): Promise<QueueStats[]> {
+    const names = params.queues ? [...params.queues] : (await this.#read<{ name: string }>('SELECT name FROM queues ORDER BY name')).map((r) => r.name);
+    if (names.length === 0) return [];
+    const [counters, oldest] = await Promise.all([
+      this.#read<{ queue: string; name: string; value: number }>(
+        `SELECT queue, name, sum(value)::bigint AS value FROM (
+           SELECT queue, name, value FROM queue_counters WHERE queue = ANY($1::text[])
+           UNION ALL
+           SELECT queue, name, delta FROM counter_deltas WHERE queue = ANY($1::text[])) AS c
+         GROUP BY queue, name`,
+        [names],
+      ),
+      this.#read<{ queue: string; t: number | null; now: number }>(
+        `SELECT q AS queue, (SELECT min(run_at) FROM jobs WHERE queue = q AND state = 'queued') AS t, ${nowSql('$2')} AS now
+         FROM unnest($1::text[]) AS q`,
+        [names, this.#clock?.now() ?? null],
+      ),
+    ]);
+    const values = new Map<string, Map<string, number>>();
+    for (const c of counters) {
+      let q = values.get(c.queue);
+      if (!q) values.set(c.queue, (q = new Map()));
+      q.set(c.name, Number(c.value));
+    }
+    const ages = new Map(oldest.map((o) => [o.queue, o.t == null ? 0 : Math.max(0, (Number(o.now) - Number(o.t)) / 1000)]));
+    return names.map((queue) => {
+      const v = values.get(queue) ?? new Map<string, number>();
+      const counts = Object.fromEntries(JOB_STATES.map((s) => [s, v.get(s) ?? 0])) as StateCounts;
+      return {
+        queue,
+        counts,
+        oldestAgeSeconds: ages.get(queue) ?? 0,
+        totals: {
+          enqueued: v.get('total:enqueued') ?? 0,
+          completed: v.get('total:completed') ?? 0,
+          failed: v.get('total:failed') ?? 0,
+          dead: v.get('total:dead') ?? 0,
+          cancelled: v.get('total:cancelled') ?? 0,
+          replayed: v.get('total:replayed') ?? 0,
+        },
+      };
+    });
+  }
+
+  // ── jobs: hot path ────────────────────────────────────────────────────────────────────────────────────
+
+  async jobInsertMany(params: JobInsertManyParams): Promise<JobInsertResult[]> {
+    const atomic = params.atomic ?? false;
+    if (params.tx !== undefined) return this.#insertInCallerTx(params.tx, params);
+    if (params.jobs.length === 0) return [];
+    try {
+      return await this.#tx((ctx) => insertJobs(ctx, params.jobs, atomic));
+    } catch (error) {
+      if (error instanceof AtomicInsertError) return atomicFailure(params, error);
+      throw error;
+    }
+  }
+
+  /**
+   * Transactional enqueue on the caller's `pg` client inside their BEGIN … COMMIT: the jobs commit or roll
+   * back with their own writes, and the NOTIFY is delivered only if they commit. Runs in a savepoint with
+   * search_path pointed at Spool's schema for its duration (restored afterwards).
+   */
+  async #insertInCallerTx(tx: unknown, params: JobInsertManyParams): Promise<JobInsertResult[]> {
+    this.#assertOpen();
+    const client = tx as PgClient;
+    if (!client || typeof (client as { query?: unknown }).query !== 'function') {
+      throw new SpoolError('invalid_argument', 'tx must be a pg client (PoolClient or Client) inside BEGIN');
+    }
+    try {
+      await client.query('SAVEPOINT spool_enqueue');
+    } catch (error) {
+      if ((error as { code?: unknown }).code === '25P01') throw new SpoolError('invalid_argument', 'tx is not inside a transaction (call BEGIN first)');
+      throw asStoreError(error);
+    }
+    try {
+      const { rows } = await client.query<{ old: string; now: string | number }>(
+        `SELECT current_setting('search_path') AS old, set_config('search_path', $1, true), ${nowSql('$2')} AS now`,
+        [quoteSchema(this.schema), this.#clock?.now() ?? null],
+      );
+      const ctx = new TxContext(client, Number(rows[0]!.now));
+      const results = await insertJobs(ctx, params.jobs, params.atomic ?? false);
+      await ctx.flush(this.#channel);
+      // RELEASE keeps settings made inside the savepoint: put the caller's search_path back.
+      await client.query(`RELEASE spool_enqueue; SELECT set_config('search_path', ${quoteLiteral(rows[0]!.old)}, true)`);
+      return results;
+    } catch (error) {
+      // ROLLBACK TO undoes the savepoint's writes and its search_path change.
+      await client.query('ROLLBACK TO spool_enqueue; RELEASE spool_enqueue').catch(() => undefined);
+      if (error instanceof AtomicInsertError) throw error.error;
+      throw asStoreError(error);
+    }
+  }
+
+
+  jobClaimMany(params: JobClaimManyParams): Promise<ClaimedJob[]> {
+    if (params.max <= 0) return Promise.resolve([]);
+    return this.#withClient((client) => claimJobs(client, this.#clock?.now() ?? null, params));
+  }
+
+  jobCompleteMany(params: { jobs: readonly JobCompleteParams[] }): Promise<FencedResult[]> {
+    return this.#tx((ctx) => completeJobs(ctx, params.jobs));
+  }
+
+  jobFailMany(params: { jobs: readonly JobFailParams[] }): Promise<FencedResult[]> {
+    return this.#tx((ctx) => failJobs(ctx, params.jobs));
+  }
+
+  jobReleaseMany(params: { jobs: readonly JobLeaseParams[] }): Promise<FencedResult[]> {
+    return this.#tx((ctx) => releaseJobs(ctx, params.jobs));
+  }
+
+  jobExtendMany(params: { jobs: readonly JobExtendParams[] }): Promise<JobExtendResult[]> {
+    return this.#tx((ctx) => extendLeases(ctx, params.jobs));
+  }
+
+  jobProgressSet(params: JobLeaseParams & { progressJson: string }): Promise<FencedResult> {
+    return this.#tx((ctx) => setProgress(ctx, params));
+  }
+
+  // ── jobs: operators ───────────────────────────────────────────────────────────────────────────────────
+
+  jobCancelMany(params: { ids: readonly string[] }): Promise<JobCancelResult[]> {
+    return this.#tx((ctx) => cancelJobs(ctx, params.ids));
+  }
+
+  async jobReplayDead(params: JobReplayParams): Promise<{ count: number; ids: string[] }> {
+    if (!(await this.queueGet(params.queue))) throw new QueueNotFoundError(params.queue);
+    return this.#tx((ctx) => replayDead(ctx, params));
+  }
+
+  jobDeleteDead(params: { queue: string; id: string }): Promise<boolean> {
+    return this.#tx((ctx) => deleteDead(ctx, params.queue, params.id));
+  }
+
+  async jobGetMany(params: { ids: readonly string[] }): Promise<Job[]> {
+    if (params.ids.length === 0) return [];
+    const rows = await this.#read<JobRow>('SELECT * FROM jobs WHERE id = ANY($1::text[])', [[...params.ids]]);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const jobs: Job[] = [];
+    for (const id of params.ids) {
+      const row = byId.get(id);
+      if (row) jobs.push(rowToJob(row));
+    }
+    return jobs;
+  }
+
+  async jobList(params: JobListParams): Promise<JobPage> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const filters: Array<[string, unknown]> = [
+      ['queue', params.queue],
+      ['state', params.state],
+      ['type', params.type],
+      ['correlation_id', params.correlationId],
+    ];
+    for (const [column, value] of filters) {
+      if (value === undefined) continue;
+      args.push(value);
+      where.push(`${column} = $${args.length}`);
+    }
+    if (params.cursor) {
+      args.push(decodeCursor(params.cursor));
+      where.push(`seq < $${args.length}`);
+    }
+    const limit = Math.max(1, Math.min(1000, params.limit));
+    args.push(limit + 1);
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT $${args.length}`;
+    const rows = await this.#read<JobRow>(sql, args);
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { jobs: page.map(rowToJob), nextCursor: rows.length > limit && last ? encodeCursor(Number(last.seq)) : null };
+  }
+
+  // ── maintenance ───────────────────────────────────────────────────────────────────────────────────────
+
+  async jobExpiredLeaseList(params: { limit: number }): Promise<ExpiredLease[]> {
+    const rows = await this.#read<{
+      id: string;
+      queue: string;
+      type: string | null;
+      lease_token: string;
+      attempts: number;
+      max_attempts: number;
+      options: string | null;
+    }>(
+      `SELECT id, queue, type, lease_token, attempts, max_attempts, options FROM jobs
+       WHERE state = 'active' AND lease_expires_at < ${nowSql('$1')} ORDER BY lease_expires_at LIMIT $2`,
+      [this.#clock?.now() ?? null, params.limit],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      queue: r.queue,
+      type: r.type,
+      leaseToken: r.lease_token,
+      attempt: Number(r.attempts),
+      maxAttempts: Number(r.max_attempts),
+      optionsJson: r.options,
+    }));
+  }
+
+  jobPromoteDue(params: { limit: number }): Promise<{ count: number; queues: string[] }> {
+    return this.#tx((ctx) => promoteDue(ctx, params.limit));
+  }
+
+  async jobNextDueAt(): Promise<number | null> {
+    const rows = await this.#read<{ t: number | null }>(`SELECT min(run_at) AS t FROM jobs WHERE state IN ('scheduled', 'retrying')`);
+    const t = rows[0]?.t;
+    return t == null ? null : Number(t);
+  }
+
+  /** Retention (run by the leader's cleaner), which also folds the counter delta rows. */
+  async jobDeleteExpired(params: { limit: number }): Promise<number> {
+    const deleted = await this.#tx((ctx) => deleteExpired(ctx, params.limit));
+    await this.counterFold();
+    return deleted;
+  }
+
+  idempotencyDeleteExpired(params: { limit: number }): Promise<number> {
+    return this.#tx((ctx) => deleteExpiredIdempotencyKeys(ctx, params.limit));
+  }
+
+  async jobStepList(params: { jobId: string }): Promise<Map<string, string>> {
+    const rows = await this.#read<{ name: string; value: string }>('SELECT name, value FROM job_steps WHERE job_id = $1', [params.jobId]);
+    return new Map(rows.map((r) => [r.name, r.value]));
+  }
+
+  async jobStepSet(params: { jobId: string; name: string; valueJson: string }): Promise<void> {
+    await this.#read(
+      `INSERT INTO job_steps (job_id, name, value, created_at) VALUES ($1, $2, $3, ${nowSql('$4')}) ON CONFLICT (job_id, name) DO NOTHING`,
+      [params.jobId, params.name, params.valueJson, this.#clock?.now() ?? null],
+    );
+  }
+
+  async leaderAttempt(params: { name: string; holder: string; ttlMs: number }): Promise<boolean> {
+    const rows = await this.#read(
+      `WITH t AS MATERIALIZED (SELECT ${nowSql('$4')} AS now)
+       INSERT INTO leader_leases (name, holder, expires_at) SELECT $1, $2, t.now + $3 FROM t
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+       WHERE leader_leases.holder = excluded.holder OR leader_leases.expires_at < excluded.expires_at - $3
+       RETURNING 1`,
+      [params.name, params.holder, params.ttlMs, this.#clock?.now() ?? null],
+    );
+    return rows.length === 1;
+  }
+
+  async leaderResign(params: { name: string; holder: string }): Promise<void> {
+    await this.#read('DELETE FROM leader_leases WHERE name = $1 AND holder = $2', [params.name, params.holder]);
+  }
+
+  // ── wake-ups ──────────────────────────────────────────────────────────────────────────────────────────
+
+  subscribe(listener: (event: StoreEvent) => void): () => void {
+    this.#listeners.add(listener);
+    if (!this.#closed) this.#wake.start();
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0) void this.#wake.stop();
+    };
+  }
+
+  #afterCommit(ctx: TxContext): void {
+    if (ctx.wakeQueues.size === 0 || this.#listeners.size === 0) return;
+    this.#emit({ queues: [...ctx.wakeQueues] });
+  }
+
+  #emit(event: StoreEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(event);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+
+  // ── plumbing ──────────────────────────────────────────────────────────────────────────────────────────
+
+  async #connect(): Promise<pg.PoolClient> {
+    this.#assertOpen();
+    try {
+      return await this.#pool.connect();
+    } catch (error) {
+      throw asStoreError(error);
+    }
+  }
+
+  /** One statement outside an explicit transaction. */
+  async #read<R extends object>(sql: string, params: unknown[] = []): Promise<R[]> {
+    this.#assertOpen();
+    try {
+      return (await this.#pool.query<R>(sql, params)).rows;
+    } catch (error) {
+      throw asStoreError(error);
+    }
+  }
+
+  async #withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#connect();
+    let broken: Error | undefined;
+    try {
+      return await fn(client);
+    } catch (error) {
+      if (isConnectionError(error)) broken = error as Error;
+      throw asStoreError(error);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /**
+   * Run `op` in one transaction: BEGIN and the clock reading in one round trip, the op, counter deltas and
+   * NOTIFY in one statement, COMMIT. Deadlocks (two gate-lock orders) and serialization failures rerun it.
+   */
+  async #tx<T>(op: (ctx: TxContext) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.#connect();
+      let broken: Error | undefined;
+      try {
+        const clock = this.#clock ? String(Math.trunc(this.#clock.now())) : 'NULL';
+        const results = (await client.query(`BEGIN; SELECT ${nowSql(clock)} AS now`)) as unknown as pg.QueryResult<{ now: number }>[];
+        const ctx = new TxContext(client, Number(results[1]!.rows[0]!.now));
+        const value = await op(ctx);
+        await ctx.flush(this.#channel);
+        await client.query('COMMIT');
+        client.release();
+        this.#afterCommit(ctx);
+        return value;
+      } catch (error) {
+        if (isConnectionError(error)) broken = error as Error;
+        else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+        client.release(broken);
+        if (isRetryableTxError(error) && attempt < MAX_TX_RETRIES) continue;
+        throw asStoreError(error);
+      }
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreClosedError();
+  }
+}
+
+function atomicFailure(params: JobInsertManyParams, error: AtomicInsertError): JobInsertResult[] {
+  return params.jobs.map((_, i) =>
+    i === error.index ? { ok: false, error: error.error } : { ok: false, error: new SpoolError('invalid_argument', 'batch rejected: another item failed') },
+  );
+}
+
+function quoteLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+function quoteSchema(schema: string): string {
+  return `"${schema.replace(/"/g, '""')}"`;
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(`s:${seq}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const text = Buffer.from(cursor, 'base64url').toString();
+  const m = /^s:(\d+)$/.exec(text);
+  if (!m) throw new SpoolError('invalid_argument', 'invalid cursor');
+  return Number(m[1]);
+}

@@ -1,0 +1,115 @@
+/**
+ * Per-transaction context for PostgreSQL writes: the client inside BEGIN, the clock reading, counter deltas,
+ * wake-ups and gate locks. Every write helper takes one.
+ *
+ * Clock: `now` is read once per transaction as `coalesce($clock, <database time in ms>)`: the injected
+ * ManualClock's value when the store was given a clock (time-travel tests), else the database's own
+ * clock_timestamp(), so every node judges leases by one clock. Every statement then takes `now` as a parameter.
+ *
+ * Counters: deltas accumulate in memory and are written before COMMIT as one row per touched
+ * (queue, name) into `counter_deltas` (never an UPDATE of a shared counter row, which would serialise every
+ * transaction that touches a queue). The same statement sends one NOTIFY for the whole transaction when it
+ * made jobs claimable.
+ *
+ * Gates: SQLite has a single writer; here concurrent transactions take
+ * `pg_advisory_xact_lock(hashtextextended(queue ‖ kind ‖ key))` before they read or change an ordering key's
+ * or a group's gate state. `lockGates` takes a set of locks in hash order, so two transactions locking
+ * overlapping sets cannot deadlock on them.
+ */
+import type { PgClient } from './connection.js';
+
+export type GateKind = 'o' | 'g';
+
+export class TxContext {
+  readonly client: PgClient;
+  readonly now: number;
+  /** queue → counter name → delta */
+  readonly deltas = new Map<string, Map<string, number>>();
+  /** Queues that may have new claimable jobs after this transaction commits. */
+  readonly wakeQueues = new Set<string>();
+  readonly #locked = new Set<string>();
+
+  constructor(client: PgClient, now: number) {
+    this.client = client;
+    this.now = now;
+  }
+
+  count(queue: string, name: string, delta: number): void {
+    if (delta === 0) return;
+    let q = this.deltas.get(queue);
+    if (!q) this.deltas.set(queue, (q = new Map()));
+    q.set(name, (q.get(name) ?? 0) + delta);
+  }
+
+  wake(queue: string): void {
+    this.wakeQueues.add(queue);
+  }
+
+  async query<R extends object = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
+    return (await this.client.query<R>(sql, params)).rows;
+  }
+
+  async queryOne<R extends object = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R | undefined> {
+    return (await this.client.query<R>(sql, params)).rows[0];
+  }
+
+  /** Take the transaction-scoped gate locks of these keys (ones already held are skipped). */
+  async lockGates(keys: ReadonlyArray<{ queue: string; kind: GateKind; key: string }>): Promise<void> {
+    const wanted: string[] = [];
+    for (const k of keys) {
+      const text = gateLockText(k.queue, k.kind, k.key);
+      if (this.#locked.has(text)) continue;
+      this.#locked.add(text);
+      wanted.push(text);
+    }
+    if (wanted.length === 0) return;
+    if (wanted.length === 1) {
+      await this.client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [wanted[0]]);
+      return;
+    }
+    await this.client.query(
+      `SELECT count(pg_advisory_xact_lock(h)) FROM (
+         SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1) AS locks`,
+      [wanted],
+    );
+  }
+
+  async lockGate(queue: string, kind: GateKind, key: string): Promise<void> {
+    await this.lockGates([{ queue, kind, key }]);
+  }
+
+  /** Write the counter deltas (one row per touched counter) and NOTIFY once, in one statement. */
+  async flush(channel: string): Promise<void> {
+    const queues: string[] = [];
+    const names: string[] = [];
+    const values: number[] = [];
+    for (const [queue, byName] of this.deltas) {
+      for (const [name, d] of byName) {
+        if (d === 0) continue;
+        queues.push(queue);
+        names.push(name);
+        values.push(d);
+      }
+    }
+    const payload = this.wakeQueues.size > 0 ? wakePayload([...this.wakeQueues]) : null;
+    if (queues.length === 0 && payload === null) return;
+    await this.client.query(
+      `WITH d AS (
+         INSERT INTO counter_deltas (queue, name, delta) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]))
+       SELECT CASE WHEN $5::text IS NOT NULL THEN pg_notify($4, $5) END`,
+      [queues, names, values, channel, payload],
+    );
+  }
+}
+
+export function gateLockText(queue: string, kind: GateKind, key: string): string {
+  // U+0001 separates the parts (PostgreSQL text cannot hold NUL, so chr(0) is not an option).
+  return `${queue}\u0001${kind}\u0001${key}`;
+}
+
+/** NOTIFY payloads hold at most 8,000 bytes: the queue names as JSON, or '*' (unknown: wake every queue). */
+export const NOTIFY_ALL = '*';
+export function wakePayload(queues: readonly string[]): string {
+  const text = JSON.stringify(queues);
+  return Buffer.byteLength(text) <= 7900 ? text : NOTIFY_ALL;
+}

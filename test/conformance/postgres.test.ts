@@ -1,0 +1,83 @@
+/**
+ * The conformance suite against the PostgreSQL driver, on the machine's PostgreSQL (TEST_DATABASE_URL,
+ * default postgres://root@127.0.0.1:5432/test): a fresh schema per test (`spool_t_<random>`), dropped with
+ * everything in it afterwards. Also the PostgreSQL-only checks (test/conformance/postgres/).
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { ManualClock } from '../../src/core/clock.js';
+import { PostgresStore } from '../../src/storage/postgres/postgres-store.js';
+import type { Store } from '../../src/storage/store.js';
+import type { StoreFactory } from './factory.js';
+import { durabilitySuite } from './postgres/durability.js';
+import { cancelReplaySuite } from './suite/cancel-replay.js';
+import { claimSuite } from './suite/claim.js';
+import { fencingSuite } from './suite/fencing.js';
+import { historySuite } from './suite/history.js';
+import { idempotencySuite } from './suite/idempotency.js';
+import { insertSuite } from './suite/insert.js';
+import { leaderSuite } from './suite/leader.js';
+import { orderingSuite } from './suite/ordering.js';
+import { retentionSuite } from './suite/retention.js';
+import { retrySuite } from './suite/retry.js';
+import { statsSuite } from './suite/stats.js';
+import { stepsSuite } from './suite/steps.js';
+
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test';
+
+let opened: Array<{ store: Store; schema: string }> = [];
+const admin = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2 });
+admin.on('error', () => undefined);
+
+afterEach(async () => {
+  const stores = opened;
+  opened = [];
+  for (const { store, schema } of stores) {
+    await store.close();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  }
+});
+
+afterAll(async () => {
+  await admin.end();
+});
+
+/** Opens the store on a new schema `spool_t_<random>` (created by its migration); dropped after the test. */
+export async function openPostgres(opts: { clock?: ManualClock } = {}): Promise<PostgresStore> {
+  const schema = `spool_t_${randomBytes(6).toString('hex')}`;
+  const store = new PostgresStore({ url: TEST_DATABASE_URL, schema, ...(opts.clock ? { clock: opts.clock } : {}) });
+  opened.push({ store, schema });
+  await store.migrate();
+  return store;
+}
+
+const postgres: StoreFactory = {
+  name: 'postgres',
+  capabilities: { settableClock: true, transactionalEnqueue: true, multiProcess: true },
+  open: openPostgres,
+};
+
+describe('store conformance: postgres', () => {
+  it('the factory reports the capabilities its stores report', async () => {
+    const store = await postgres.open();
+    expect(store.capabilities).toEqual(postgres.capabilities);
+    expect(store.kind).toBe('postgres');
+  });
+  insertSuite(postgres);
+  idempotencySuite(postgres);
+  claimSuite(postgres);
+  fencingSuite(postgres);
+  retrySuite(postgres);
+  cancelReplaySuite(postgres);
+  orderingSuite(postgres);
+  retentionSuite(postgres);
+  statsSuite(postgres);
+  stepsSuite(postgres);
+  leaderSuite(postgres);
+  historySuite(postgres);
+});
+
+describe('PostgreSQL-only checks', () => {
+  durabilitySuite(openPostgres);
+});
