@@ -1,11 +1,12 @@
 /**
  * Store URLs → Store instances. `sqlite:PATH` (relative to the working directory, or absolute) is the
- * embedded default; `postgres://…` arrives with the PostgreSQL driver.
+ * embedded default; `postgres://…[?schema=NAME]` opens the PostgreSQL store (schema default `public`).
  */
 import { resolve } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { InvalidArgumentError, UnsupportedStoreError } from '../core/errors.js';
 import type { Store } from './store.js';
+import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 
 export const DEFAULT_STORE_URL = 'sqlite:./.spool/spool.db';
@@ -32,8 +33,8 @@ export function parseStoreUrl(url: string): { kind: 'sqlite'; path: string } | {
 
 export async function openStore(url: string = DEFAULT_STORE_URL, options: OpenStoreOptions = {}): Promise<Store> {
   const parsed = parseStoreUrl(url);
-  if (parsed.kind === 'postgres') throw new UnsupportedStoreError('the PostgreSQL store is not available in this build yet');
-  const store = new SqliteStore({ path: parsed.path, ...(options.clock ? { clock: options.clock } : {}) });
+  const clock = options.clock ? { clock: options.clock } : {};
+  const store: Store = parsed.kind === 'postgres' ? new PostgresStore({ url: parsed.url, ...clock }) : new SqliteStore({ path: parsed.path, ...clock });
   try {
     if (options.migrate !== false) await store.migrate();
   } catch (error) {

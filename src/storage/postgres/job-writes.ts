@@ -1,7 +1,7 @@
 /**
  * The hot-path job writes for PostgreSQL: insert, claim, complete, fail, release, extend, progress.
  * Each function runs inside a transaction described by a TxContext (the store's own, or the caller's for
- * transactional enqueue), except the claim, which is one self-contained statement. Every state change is a
+ * transactional enqueue); the claim is one statement that also writes its counter deltas. Every state change is a
  * compare-and-set: `WHERE id = … AND state = 'active' AND lease_token = …` — a late ack, a reaper racing a
  * completion or a worker that lost its lease changes nothing and is told so.
  *
@@ -217,8 +217,8 @@ interface ClaimRow {
 }
 
 /**
- * One statement, one round trip, no explicit transaction: pick the best claimable rows (skipping rows other
- * claims hold), lease them, and write the counter deltas, all in data-modifying CTEs.
+ * One statement: pick the best claimable rows (skipping rows other claims hold), lease them, and write the
+ * counter deltas, all in data-modifying CTEs. `clockNow` null: the database's clock.
  */
 export async function claimJobs(client: PgClient, clockNow: number | null, params: JobClaimManyParams): Promise<ClaimedJob[]> {
   if (params.max <= 0) return [];

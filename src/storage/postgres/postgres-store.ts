@@ -1,8 +1,9 @@
 /**
  * The PostgreSQL store: several Spool processes over one database.
  *
- * Each write operation is one transaction on a pooled connection (TxContext); a claim is a single
- * self-contained statement. Deadlocks and serialization failures rerun the transaction; connection failures
+ * Writes go through the write coalescer (group commit: everything queued while the previous transaction
+ * ran shares the next one); reads run on the pool. Deadlocks and serialization failures rerun a
+ * transaction; connection failures
  * surface as StoreUnavailableError and never crash the process (error listeners on the pool, every client
  * and the LISTEN connection). Wake-ups: local listeners hear this process's commits at once; other
  * processes hear them through LISTEN/NOTIFY (one NOTIFY per committed transaction, see WakeListener).
@@ -40,7 +41,7 @@ import type {
   StoreDurability,
   StoreEvent,
 } from '../store.js';
-import { asStoreError, clientConfig, createPool, isConnectionError, isRetryableTxError, splitSchema, type PgClient } from './connection.js';
+import { asStoreError, clientConfig, createPool, splitSchema, type PgClient } from './connection.js';
 import { cancelJobs, deleteDead, deleteExpired, deleteExpiredIdempotencyKeys, foldCounters, promoteDue, replayDead } from './job-admin.js';
 import { QUEUE_COLUMNS, rowToJob, rowToQueue, type JobRow, type QueueRow } from './job-rows.js';
 import {
@@ -58,6 +59,7 @@ import { deadOrderingKeys, ensureOrderingHead, fillGroupSlots, heldGroups } from
 import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from './migrations.js';
 import { TxContext } from './tx-context.js';
 import { WakeListener } from './wake-listener.js';
+import { PgWriteCoalescer } from './write-coalescer.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://…`; a `?schema=name` parameter selects the schema (default `public`). */
@@ -71,7 +73,6 @@ export interface PostgresStoreOptions {
   readonly pollIntervalMs?: number;
 }
 
-const MAX_TX_RETRIES = 5;
 /** Delta rows folded per call of foldCounters. */
 const FOLD_BATCH = 10_000;
 
@@ -86,6 +87,7 @@ export class PostgresStore implements Store {
   readonly #listeners = new Set<(e: StoreEvent) => void>();
   readonly #wake: WakeListener;
   readonly #clientConfig: pg.ClientConfig;
+  readonly #writer: PgWriteCoalescer;
   #closed = false;
   /** Connection errors seen on idle clients (logged by no one; counted for diagnostics and tests). */
   readonly errors = { idleClient: 0, lastMessage: '' };
@@ -105,6 +107,12 @@ export class PostgresStore implements Store {
     const connection = { connectionString, schema: this.schema, ...(options.poolSize ? { max: options.poolSize } : {}) };
     this.#pool = createPool(connection, onError);
     this.#clientConfig = clientConfig(connection);
+    this.#writer = new PgWriteCoalescer({
+      pool: this.#pool,
+      nowSql: () => nowSql(this.#clock ? String(Math.trunc(this.#clock.now())) : 'NULL'),
+      channel: this.#channel,
+      onCommit: (ctx) => this.#afterCommit(ctx),
+    });
     this.#wake = new WakeListener({
       clientConfig: this.#clientConfig,
       channel: this.#channel,
@@ -112,6 +120,11 @@ export class PostgresStore implements Store {
       onError,
       ...(options.pollIntervalMs ? { pollMs: options.pollIntervalMs } : {}),
     });
+  }
+
+  /** Transactions and operations committed by the write coalescer (benchmark and tests). */
+  get writerStats(): { transactions: number; operations: number; busyRetries: number } {
+    return this.#writer.stats;
   }
 
   /** The LISTEN connection is up (diagnostics and tests). */
@@ -141,7 +154,9 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    await this.#writer.drain();
     this.#closed = true;
+    this.#writer.close();
     this.#listeners.clear();
     await this.#wake.stop();
     await this.#pool.end();
@@ -309,9 +324,10 @@ export class PostgresStore implements Store {
   }
 
 
+  /** Through the coalescer: a claim commits with or after the completions issued before it. */
   jobClaimMany(params: JobClaimManyParams): Promise<ClaimedJob[]> {
     if (params.max <= 0) return Promise.resolve([]);
-    return this.#withClient((client) => claimJobs(client, this.#clock?.now() ?? null, params));
+    return this.#tx((ctx) => claimJobs(ctx.client, ctx.now, params));
   }
 
   jobCompleteMany(params: { jobs: readonly JobCompleteParams[] }): Promise<FencedResult[]> {
@@ -511,45 +527,10 @@ export class PostgresStore implements Store {
     }
   }
 
-  async #withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.#connect();
-    let broken: Error | undefined;
-    try {
-      return await fn(client);
-    } catch (error) {
-      if (isConnectionError(error)) broken = error as Error;
-      throw asStoreError(error);
-    } finally {
-      client.release(broken);
-    }
-  }
-
-  /**
-   * Run `op` in one transaction: BEGIN and the clock reading in one round trip, the op, counter deltas and
-   * NOTIFY in one statement, COMMIT. Deadlocks (two gate-lock orders) and serialization failures rerun it.
-   */
-  async #tx<T>(op: (ctx: TxContext) => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      const client = await this.#connect();
-      let broken: Error | undefined;
-      try {
-        const clock = this.#clock ? String(Math.trunc(this.#clock.now())) : 'NULL';
-        const results = (await client.query(`BEGIN; SELECT ${nowSql(clock)} AS now`)) as unknown as pg.QueryResult<{ now: number }>[];
-        const ctx = new TxContext(client, Number(results[1]!.rows[0]!.now));
-        const value = await op(ctx);
-        await ctx.flush(this.#channel);
-        await client.query('COMMIT');
-        client.release();
-        this.#afterCommit(ctx);
-        return value;
-      } catch (error) {
-        if (isConnectionError(error)) broken = error as Error;
-        else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-        client.release(broken);
-        if (isRetryableTxError(error) && attempt < MAX_TX_RETRIES) continue;
-        throw asStoreError(error);
-      }
-    }
+  /** Run `op` in the write coalescer's next transaction (group commit). */
+  #tx<T>(op: (ctx: TxContext) => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    return this.#writer.run(op);
   }
 
   #assertOpen(): void {

@@ -45,6 +45,20 @@ export class TxContext {
     this.wakeQueues.add(queue);
   }
 
+  /** Fold a savepoint's context into its transaction's after the savepoint was released. */
+  mergeInto(parent: TxContext): void {
+    for (const [queue, names] of this.deltas) for (const [name, d] of names) parent.count(queue, name, d);
+    for (const q of this.wakeQueues) parent.wake(q);
+    for (const k of this.#locked) parent.#locked.add(k);
+  }
+
+  /** A context for one operation inside this transaction's savepoint: gate locks already held are known. */
+  child(): TxContext {
+    const c = new TxContext(this.client, this.now);
+    for (const k of this.#locked) c.#locked.add(k);
+    return c;
+  }
+
   async query<R extends object = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
     return (await this.client.query<R>(sql, params)).rows;
   }
