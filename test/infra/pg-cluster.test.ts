@@ -6,8 +6,8 @@
 import { existsSync, statSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startPgCluster, type PgCluster } from '../helpers/pg-cluster.js';
-import { testDatabaseUrl, withClient } from '../helpers/pg-schema.js';
+import { startPgCluster, usePgCluster, type PgCluster } from '../helpers/pg-cluster.js';
+import { createTestSchema, schemaOf, testDatabaseUrl, withClient } from '../helpers/pg-schema.js';
 
 async function sharedStartTime(): Promise<string> {
   return withClient(testDatabaseUrl(), async (c) => (await c.query<{ t: string }>('SELECT pg_postmaster_start_time()::text AS t')).rows[0]!.t);
@@ -117,6 +117,20 @@ describe('pg-cluster helper', () => {
     await other.end();
   });
 
+  it('hosts test schemas too (pg-schema with databaseUrl: the cluster), so a store can run on it', async () => {
+    const c = cluster!;
+    const schema = await createTestSchema({ file: import.meta.url, databaseUrl: c.url });
+    expect(schema.url).toBe(`${c.url}?schema=${schema.name}`);
+    expect(schemaOf(schema.url)).toBe(schema.name);
+    await withClient(c.url, (client) => client.query(`CREATE TABLE ${pg.escapeIdentifier(schema.name)}.t (v int)`));
+    await c.restart();
+    const n = await withClient(c.url, async (client) => (await client.query('SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', [schema.name])).rows[0]);
+    expect(n).toEqual({ n: 1 });
+    await schema.drop();
+    const gone = await withClient(c.url, async (client) => (await client.query('SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', [schema.name])).rows[0]);
+    expect(gone).toEqual({ n: 0 });
+  });
+
   it('stops, then destroy() removes the folder; the machine\'s shared cluster was never touched', async () => {
     const c = cluster!;
     await c.stop();
@@ -126,5 +140,26 @@ describe('pg-cluster helper', () => {
     await c.destroy(); // twice is fine
     expect(existsSync(c.dir)).toBe(false);
     expect(await sharedStartTime()).toBe(sharedBefore);
+  });
+});
+
+let blockCluster: PgCluster | undefined;
+
+describe('pg-cluster helper › usePgCluster (one cluster for a block)', () => {
+  const cluster = usePgCluster({ settings: { max_connections: '20' } });
+
+  it('is running while the block\'s tests run, with the extra settings', async () => {
+    blockCluster = cluster();
+    expect(blockCluster.running).toBe(true);
+    const setting = await withClient(blockCluster.url, async (c) => (await c.query('SHOW max_connections')).rows[0]);
+    expect(setting).toEqual({ max_connections: '20' });
+  });
+});
+
+describe('pg-cluster helper › after usePgCluster', () => {
+  it('destroyed the block\'s cluster: server gone, folder removed', () => {
+    expect(blockCluster).toBeDefined();
+    expect(blockCluster!.running).toBe(false);
+    expect(existsSync(blockCluster!.dir)).toBe(false);
   });
 });
