@@ -10,7 +10,12 @@ import type { ManualClock } from '../../src/core/clock.js';
 import { PostgresStore } from '../../src/storage/postgres/postgres-store.js';
 import type { Store } from '../../src/storage/store.js';
 import type { StoreFactory } from './factory.js';
+import { concurrencySuite } from './postgres/concurrency.js';
+import { countersSuite } from './postgres/counters.js';
 import { durabilitySuite } from './postgres/durability.js';
+import { outageSuite } from './postgres/outages.js';
+import { transactionalSuite } from './postgres/transactional.js';
+import { wakeupSuite } from './postgres/wakeups.js';
 import { cancelReplaySuite } from './suite/cancel-replay.js';
 import { claimSuite } from './suite/claim.js';
 import { fencingSuite } from './suite/fencing.js';
@@ -33,22 +38,23 @@ admin.on('error', () => undefined);
 afterEach(async () => {
   const stores = opened;
   opened = [];
-  for (const { store, schema } of stores) {
-    await store.close();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  }
+  for (const { store } of stores) await store.close();
+  for (const schema of new Set(stores.map((s) => s.schema))) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
 });
 
 afterAll(async () => {
   await admin.end();
 });
 
-/** Opens the store on a new schema `spool_t_<random>` (created by its migration); dropped after the test. */
-export async function openPostgres(opts: { clock?: ManualClock } = {}): Promise<PostgresStore> {
-  const schema = `spool_t_${randomBytes(6).toString('hex')}`;
-  const store = new PostgresStore({ url: TEST_DATABASE_URL, schema, ...(opts.clock ? { clock: opts.clock } : {}) });
+/**
+ * Opens the store on a new schema `spool_t_<random>` (created by its migration), or on `schema` to share
+ * another store's; closed and the schema dropped after the test.
+ */
+export async function openPostgres(opts: { clock?: ManualClock; schema?: string; migrate?: boolean; url?: string } = {}): Promise<PostgresStore> {
+  const schema = opts.schema ?? `spool_t_conformance_${randomBytes(6).toString('hex')}`;
+  const store = new PostgresStore({ url: opts.url ?? TEST_DATABASE_URL, schema, ...(opts.clock ? { clock: opts.clock } : {}) });
   opened.push({ store, schema });
-  await store.migrate();
+  if (opts.migrate !== false) await store.migrate();
   return store;
 }
 
@@ -79,5 +85,11 @@ describe('store conformance: postgres', () => {
 });
 
 describe('PostgreSQL-only checks', () => {
+  const context = { open: openPostgres, admin, databaseUrl: TEST_DATABASE_URL };
   durabilitySuite(openPostgres);
+  transactionalSuite(context);
+  concurrencySuite(context);
+  wakeupSuite(context);
+  outageSuite(context);
+  countersSuite(context);
 });

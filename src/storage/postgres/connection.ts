@@ -47,7 +47,8 @@ export function clientConfig(options: ConnectionOptions): pg.ClientConfig {
     types,
     // search_path as a startup parameter: no extra round trip per connection.
     options: `-c search_path=${quoteIdent(options.schema).replace(/ /g, '\\ ')}`,
-    application_name: 'spool',
+    // Names the schema: operators (and the outage tests) can tell one installation's connections apart.
+    application_name: `spool ${options.schema}`.slice(0, 63),
     connectionTimeoutMillis: 5000,
     keepAlive: true,
   };
@@ -72,6 +73,13 @@ export function isConnectionError(error: unknown): boolean {
   return /Connection terminated|connection timeout|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect/i.test(
     message,
   );
+}
+
+/** The server could not be reached at all (as opposed to an established connection that died). */
+export function isConnectFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'EAI_AGAIN' || code === '57P03') return true;
+  return /timeout exceeded when trying to connect|connection timeout/i.test(String((error as { message?: unknown } | null)?.message ?? ''));
 }
 
 /** Deadlocks and serialization failures: the transaction may simply be run again. */

@@ -41,7 +41,7 @@ import type {
   StoreDurability,
   StoreEvent,
 } from '../store.js';
-import { asStoreError, clientConfig, createPool, splitSchema, type PgClient } from './connection.js';
+import { asStoreError, clientConfig, createPool, isConnectFailure, isConnectionError, splitSchema, type PgClient } from './connection.js';
 import { cancelJobs, deleteDead, deleteExpired, deleteExpiredIdempotencyKeys, foldCounters, promoteDue, replayDead } from './job-admin.js';
 import { QUEUE_COLUMNS, rowToJob, rowToQueue, type JobRow, type QueueRow } from './job-rows.js';
 import {
@@ -517,13 +517,19 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** One statement outside an explicit transaction. */
+  /**
+   * One statement outside an explicit transaction. Run once more on a fresh connection when the first
+   * one turns out dead (a pooled client killed while idle); every statement sent here is safe to repeat.
+   */
   async #read<R extends object>(sql: string, params: unknown[] = []): Promise<R[]> {
     this.#assertOpen();
-    try {
-      return (await this.#pool.query<R>(sql, params)).rows;
-    } catch (error) {
-      throw asStoreError(error);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await this.#pool.query<R>(sql, params)).rows;
+      } catch (error) {
+        if (attempt < 2 && isConnectionError(error) && !isConnectFailure(error)) continue;
+        throw asStoreError(error);
+      }
     }
   }
 

@@ -9,7 +9,8 @@
  * Differs from the SQLite version in that savepoints cost round trips here, so a batch first runs without
  * them (optimistic); if one operation throws, the transaction is rolled back and the batch is run again
  * with one SAVEPOINT per operation, so the failing one rolls back alone. Deadlocks and serialization
- * failures rerun the whole batch; connection failures reject it with StoreUnavailableError.
+ * failures rerun the whole batch, and so does a connection lost before COMMIT was sent (nothing was
+ * committed); a database that cannot be reached rejects the batch with StoreUnavailableError at once.
  */
 import type pg from 'pg';
 import { StoreUnavailableError } from '../../core/errors.js';
@@ -105,11 +106,13 @@ export class PgWriteCoalescer {
         return;
       }
       let broken: Error | undefined;
+      let commitSent = false;
       try {
         const results = (await client.query(`BEGIN; SELECT ${this.#options.nowSql()} AS now`)) as unknown as pg.QueryResult<{ now: number }>[];
         const ctx = new TxContext(client, Number(results[1]!.rows[0]!.now));
         const outcomes = savepoints ? await runWithSavepoints(ctx, batch) : await runPlain(ctx, batch);
         await ctx.flush(this.#options.channel);
+        commitSent = true;
         await client.query('COMMIT');
         client.release();
         this.stats.transactions++;
@@ -129,6 +132,10 @@ export class PgWriteCoalescer {
           savepoints = true;
           continue;
         }
+        // A connection lost before COMMIT was sent rolled the transaction back: run it again on another
+        // connection (a pooled client killed while idle fails only its first query). Lost during COMMIT,
+        // the outcome is unknown: the callers hear StoreUnavailableError.
+        if (broken && !commitSent && attempt < MAX_RETRIES) continue;
         if (isRetryableTxError(error) && attempt < MAX_RETRIES) {
           this.stats.busyRetries++;
           continue;

@@ -1,0 +1,33 @@
+/** PostgreSQL-only: counters are delta rows (one per touched counter per transaction) folded by counterFold. */
+import { describe, expect, it } from 'vitest';
+import { bruteCounts, claim, declareQueue, enqueue, statsOf } from '../../helpers/store-fixtures.js';
+import type { PgTestContext } from './helpers.js';
+
+export function countersSuite(t: PgTestContext): void {
+  describe('PostgresStore counters', () => {
+    it('writes delta rows, never updates a counter row on the hot path; folding keeps the stats unchanged', async () => {
+      const store = await t.open();
+      await declareQueue(store, 'q');
+      for (let i = 0; i < 5; i++) await enqueue(store, 'q');
+      const [job] = await claim(store, 'q', 1);
+      await store.jobCompleteMany({ jobs: [{ id: job!.id, leaseToken: job!.leaseToken, resultJson: null }] });
+      const rows = async (table: string) => (await t.admin.query(`SELECT count(*)::int AS n FROM "${store.schema}".${table}`)).rows[0].n as number;
+      expect(await rows('queue_counters')).toBe(0);
+      expect(await rows('counter_deltas')).toBeGreaterThanOrEqual(5 * 2 + 2 + 3);
+      const before = await statsOf(store, 'q');
+      expect(before.counts).toEqual(await bruteCounts(store, 'q'));
+
+      expect(await store.counterFold()).toBeGreaterThan(0);
+      expect(await rows('counter_deltas')).toBe(0);
+      const folded = await statsOf(store, 'q');
+      expect(folded.counts).toEqual(before.counts);
+      expect(folded.totals).toEqual(before.totals);
+
+      await enqueue(store, 'q');
+      const after = await statsOf(store, 'q');
+      expect(after.counts.queued).toBe(before.counts.queued + 1);
+      expect(after.totals.enqueued).toBe(6);
+      expect(after.counts).toEqual(await bruteCounts(store, 'q'));
+    });
+  });
+}
