@@ -5,8 +5,10 @@
  * `storesUnderTest()`. No environment variable turns it on or off, and nothing is skipped quietly:
  * test/infra/stores.test.ts asserts and prints the list.
  *
- * Any other failure of the probe (PostgreSQL down, a bad TEST_DATABASE_URL) fails the importing test file
- * loudly instead of dropping PostgreSQL from the list.
+ * Any other failure of the probe (a malformed TEST_DATABASE_URL, a driver that throws on open) fails the
+ * importing test file loudly instead of dropping PostgreSQL from the list; a database that is down fails the
+ * first test that asks for a PostgreSQL location (the probe opens without migrating, and a lazy pool may not
+ * connect at all).
  *
  * Each descriptor hands out fresh, empty store locations: a new SQLite file in its own temporary directory,
  * or a new PostgreSQL schema (`?schema=NAME`, see pg-schema.ts) in TEST_DATABASE_URL.
