@@ -26,7 +26,6 @@ import type {
   JobLeaseParams,
   JobReceipt,
 } from '../store.js';
-import type { PgClient } from './connection.js';
 import { ensureOrderingHead, fillGroupSlots, groupHoldFor, HOLD_NONE, HOLD_ORDERING } from './gates.js';
 import { historyEvent, parseConfig } from './job-rows.js';
 import type { GateKind, TxContext } from './tx-context.js';
@@ -218,11 +217,11 @@ interface ClaimRow {
 
 /**
  * One statement: pick the best claimable rows (skipping rows other claims hold), lease them, and write the
- * counter deltas, all in data-modifying CTEs. `clockNow` null: the database's clock.
+ * counter deltas, all in data-modifying CTEs.
  */
-export async function claimJobs(client: PgClient, clockNow: number | null, params: JobClaimManyParams): Promise<ClaimedJob[]> {
+export async function claimJobs(ctx: TxContext, params: JobClaimManyParams): Promise<ClaimedJob[]> {
   if (params.max <= 0) return [];
-  const { rows } = await client.query<ClaimRow>(
+  const rows = await ctx.query<ClaimRow>(
     `WITH t AS MATERIALIZED (SELECT ${nowSql('$1')} AS now),
      picked AS (
        SELECT seq FROM jobs
@@ -247,7 +246,7 @@ export async function claimJobs(client: PgClient, clockNow: number | null, param
          (VALUES ('queued', -1), ('active', 1)) AS c(name, sign)
        WHERE n.n > 0)
      SELECT * FROM claimed`,
-    [clockNow, params.queue, params.max, params.leaseMs],
+    [ctx.now, params.queue, params.max, params.leaseMs],
   );
   if (rows.length === 0) return [];
   // RETURNING order is unspecified: restore claim order (rank, sortAt, seq).

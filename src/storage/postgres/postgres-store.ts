@@ -327,7 +327,7 @@ export class PostgresStore implements Store {
   /** Through the coalescer: a claim commits with or after the completions issued before it. */
   jobClaimMany(params: JobClaimManyParams): Promise<ClaimedJob[]> {
     if (params.max <= 0) return Promise.resolve([]);
-    return this.#tx((ctx) => claimJobs(ctx.client, ctx.now, params));
+    return this.#tx((ctx) => claimJobs(ctx, params));
   }
 
   jobCompleteMany(params: { jobs: readonly JobCompleteParams[] }): Promise<FencedResult[]> {

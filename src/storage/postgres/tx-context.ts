@@ -16,6 +16,7 @@
  * or a group's gate state. `lockGates` takes a set of locks in hash order, so two transactions locking
  * overlapping sets cannot deadlock on them.
  */
+import { createHash } from 'node:crypto';
 import type { PgClient } from './connection.js';
 
 export type GateKind = 'o' | 'g';
@@ -29,9 +30,13 @@ export class TxContext {
   readonly wakeQueues = new Set<string>();
   readonly #locked = new Set<string>();
 
-  constructor(client: PgClient, now: number) {
+  /** Use named (server-side prepared) statements: Spool's own connections only, never a caller's `tx`. */
+  readonly #prepared: boolean;
+
+  constructor(client: PgClient, now: number, options: { prepared?: boolean } = {}) {
     this.client = client;
     this.now = now;
+    this.#prepared = options.prepared ?? false;
   }
 
   count(queue: string, name: string, delta: number): void {
@@ -54,17 +59,18 @@ export class TxContext {
 
   /** A context for one operation inside this transaction's savepoint: gate locks already held are known. */
   child(): TxContext {
-    const c = new TxContext(this.client, this.now);
+    const c = new TxContext(this.client, this.now, { prepared: this.#prepared });
     for (const k of this.#locked) c.#locked.add(k);
     return c;
   }
 
   async query<R extends object = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
-    return (await this.client.query<R>(sql, params)).rows;
+    if (!this.#prepared) return (await this.client.query<R>(sql, params)).rows;
+    return (await this.client.query<R>({ name: statementName(sql), text: sql, values: params })).rows;
   }
 
   async queryOne<R extends object = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R | undefined> {
-    return (await this.client.query<R>(sql, params)).rows[0];
+    return (await this.query<R>(sql, params))[0];
   }
 
   /** Take the transaction-scoped gate locks of these keys (ones already held are skipped). */
@@ -78,10 +84,10 @@ export class TxContext {
     }
     if (wanted.length === 0) return;
     if (wanted.length === 1) {
-      await this.client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [wanted[0]]);
+      await this.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [wanted[0]]);
       return;
     }
-    await this.client.query(
+    await this.query(
       `SELECT count(pg_advisory_xact_lock(h)) FROM (
          SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1) AS locks`,
       [wanted],
@@ -107,13 +113,28 @@ export class TxContext {
     }
     const payload = this.wakeQueues.size > 0 ? wakePayload([...this.wakeQueues]) : null;
     if (queues.length === 0 && payload === null) return;
-    await this.client.query(
+    await this.query(
       `WITH d AS (
          INSERT INTO counter_deltas (queue, name, delta) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]))
        SELECT CASE WHEN $5::text IS NOT NULL THEN pg_notify($4, $5) END`,
       [queues, names, values, channel, payload],
     );
   }
+}
+
+const statementNames = new Map<string, string>();
+
+/**
+ * A stable name per SQL text, so each connection parses and plans a statement once (node-postgres prepares
+ * a named statement on first use per connection). The SQL texts are a fixed set of templates.
+ */
+export function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `spool_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
 }
 
 export function gateLockText(queue: string, kind: GateKind, key: string): string {

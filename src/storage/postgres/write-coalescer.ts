@@ -109,7 +109,7 @@ export class PgWriteCoalescer {
       let commitSent = false;
       try {
         const results = (await client.query(`BEGIN; SELECT ${this.#options.nowSql()} AS now`)) as unknown as pg.QueryResult<{ now: number }>[];
-        const ctx = new TxContext(client, Number(results[1]!.rows[0]!.now));
+        const ctx = new TxContext(client, Number(results[1]!.rows[0]!.now), { prepared: true });
         const outcomes = savepoints ? await runWithSavepoints(ctx, batch) : await runPlain(ctx, batch);
         await ctx.flush(this.#options.channel);
         commitSent = true;
