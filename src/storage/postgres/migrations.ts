@@ -72,7 +72,6 @@ CREATE INDEX jobs_lease ON jobs(lease_expires_at) WHERE state = 'active';
 CREATE INDEX jobs_finished ON jobs(queue, finished_at) WHERE finished_at IS NOT NULL;
 CREATE INDEX jobs_dead ON jobs(queue, seq) WHERE state = 'dead';
 CREATE INDEX jobs_correlation ON jobs(correlation_id) WHERE correlation_id IS NOT NULL;
-CREATE INDEX jobs_list ON jobs(queue, seq);
 CREATE INDEX jobs_ordering_live ON jobs(queue, ordering_key, okey_seq)
   WHERE ordering_key IS NOT NULL AND state IN ('scheduled', 'queued', 'active', 'retrying');
 CREATE INDEX jobs_ordering_heads ON jobs(queue, ordering_key)

@@ -57,7 +57,7 @@ import {
 } from './job-writes.js';
 import { deadOrderingKeys, ensureOrderingHead, fillGroupSlots, heldGroups } from './gates.js';
 import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from './migrations.js';
-import { TxContext } from './tx-context.js';
+import { quoteLiteral, TxContext } from './tx-context.js';
 import { WakeListener } from './wake-listener.js';
 import { PgWriteCoalescer } from './write-coalescer.js';
 
@@ -548,10 +548,6 @@ function atomicFailure(params: JobInsertManyParams, error: AtomicInsertError): J
   return params.jobs.map((_, i) =>
     i === error.index ? { ok: false, error: error.error } : { ok: false, error: new SpoolError('invalid_argument', 'batch rejected: another item failed') },
   );
-}
-
-function quoteLiteral(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
 }
 
 function quoteSchema(schema: string): string {

@@ -111,9 +111,9 @@ export class PgWriteCoalescer {
         const results = (await client.query(`BEGIN; SELECT ${this.#options.nowSql()} AS now`)) as unknown as pg.QueryResult<{ now: number }>[];
         const ctx = new TxContext(client, Number(results[1]!.rows[0]!.now), { prepared: true });
         const outcomes = savepoints ? await runWithSavepoints(ctx, batch) : await runPlain(ctx, batch);
-        await ctx.flush(this.#options.channel);
+        // Counter deltas, the NOTIFY and COMMIT in one round trip.
         commitSent = true;
-        await client.query('COMMIT');
+        await client.query(ctx.commitSql(this.#options.channel));
         client.release();
         this.stats.transactions++;
         this.stats.operations += batch.length;
