@@ -72,6 +72,26 @@ export function concurrencySuite(t: PgTestContext): void {
       expect(slots.rows[0].n).toBe(0);
     });
 
+    it('one idempotency key raced from four stores makes one job; the others replay it or get a typed reuse error', async () => {
+      const a = await t.open();
+      const stores = [a, ...(await Promise.all(Array.from({ length: 3 }, () => t.open({ schema: a.schema }))))];
+      await declareQueue(a, 'q');
+      const results = await Promise.all(
+        stores.flatMap((s, i) =>
+          Array.from({ length: 5 }, () => s.jobInsertMany({ jobs: [jobInput('q', { idempotency: { key: 'k', fingerprint: i % 2 === 0 ? 'even' : 'odd' } })] })),
+        ),
+      );
+      const items = results.map((r) => r[0]!);
+      const created = items.filter((r) => r.ok && !r.replayed);
+      expect(created).toHaveLength(1);
+      const winner = created[0]!.ok ? created[0]!.receipt.id : '';
+      for (const item of items) {
+        if (item.ok) expect(item.receipt.id).toBe(winner);
+        else expect(item.error.code).toBe('idempotency_key_reused');
+      }
+      expect((await statsOf(a, 'q')).totals.enqueued).toBe(1);
+    });
+
     it('concurrent inserts of one ordering key from several stores open exactly one head', async () => {
       const a = await t.open();
       const stores = [a, ...(await Promise.all(Array.from({ length: 3 }, () => t.open({ schema: a.schema }))))];
