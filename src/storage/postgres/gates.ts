@@ -61,11 +61,14 @@ export async function groupHoldFor(
   const limit = groupLimit(config);
   if (limit == null) return HOLD_NONE;
   await ctx.lockGate(queue, 'g', group);
-  const holders = await ctx.query<{ seq: number; state: string; prank: number; sort_at: number }>(
-    `SELECT seq, state, prank, sort_at FROM jobs
-     WHERE queue = $1 AND group_key = $2 AND (state = 'active' OR (state = 'queued' AND hold = 0))`,
-    [queue, group],
-  );
+  // Number(): a caller's `tx` client reads BIGINT as strings.
+  const holders = (
+    await ctx.query<{ seq: number; state: string; prank: number; sort_at: number }>(
+      `SELECT seq, state, prank, sort_at FROM jobs
+       WHERE queue = $1 AND group_key = $2 AND (state = 'active' OR (state = 'queued' AND hold = 0))`,
+      [queue, group],
+    )
+  ).map((h) => ({ seq: Number(h.seq), state: h.state, prank: Number(h.prank), sort_at: Number(h.sort_at) }));
   if (holders.length < limit) return HOLD_NONE;
   let worst: { seq: number; prank: number; sort_at: number } | undefined;
   for (const h of holders) {

@@ -56,7 +56,7 @@ import {
   setProgress,
 } from './job-writes.js';
 import { deadOrderingKeys, ensureOrderingHead, fillGroupSlots, heldGroups } from './gates.js';
-import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from './migrations.js';
+import { LATEST_SCHEMA_VERSION, migrate } from './migrations.js';
 import { quoteLiteral, TxContext } from './tx-context.js';
 import { WakeListener } from './wake-listener.js';
 import { PgWriteCoalescer } from './write-coalescer.js';
@@ -75,6 +75,7 @@ export interface PostgresStoreOptions {
 
 /** Delta rows folded per call of foldCounters. */
 const FOLD_BATCH = 10_000;
+const MAX_FOLD_BATCHES = 50;
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
@@ -163,16 +164,9 @@ export class PostgresStore implements Store {
   }
 
   async ping(): Promise<void> {
-    this.#assertOpen();
-    const client = await this.#connect();
-    try {
-      await client.query('SELECT 1');
-      if ((await schemaVersion(client)) < LATEST_SCHEMA_VERSION) throw new StoreUnavailableError('migrations not applied');
-    } catch (error) {
-      throw asStoreError(error);
-    } finally {
-      client.release();
-    }
+    const [table] = await this.#read<{ found: boolean }>(`SELECT to_regclass('spool_migrations') IS NOT NULL AS found`);
+    const [row] = table?.found ? await this.#read<{ version: number | null }>('SELECT max(version) AS version FROM spool_migrations') : [];
+    if (Number(row?.version ?? 0) < LATEST_SCHEMA_VERSION) throw new StoreUnavailableError('migrations not applied');
   }
 
   async clockNow(): Promise<number> {
@@ -441,10 +435,13 @@ export class PostgresStore implements Store {
     return t == null ? null : Number(t);
   }
 
-  /** Retention (run by the leader's cleaner), which also folds the counter delta rows. */
+  /**
+   * Retention (run by the leader's cleaner, every minute by default), which also folds the counter delta
+   * rows: batches of FOLD_BATCH until the backlog is gone or MAX_FOLD_BATCHES ran.
+   */
   async jobDeleteExpired(params: { limit: number }): Promise<number> {
     const deleted = await this.#tx((ctx) => deleteExpired(ctx, params.limit));
-    await this.counterFold();
+    for (let i = 0; i < MAX_FOLD_BATCHES; i++) if ((await this.counterFold()) < FOLD_BATCH) break;
     return deleted;
   }
 

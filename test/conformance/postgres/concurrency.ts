@@ -11,6 +11,7 @@ export function concurrencySuite(t: PgTestContext): void {
   describe('PostgresStore across several stores on one schema', () => {
     it('concurrent migrations of a fresh schema apply each migration once', async () => {
       const first = await t.open({ migrate: false });
+      await expect(first.ping()).rejects.toMatchObject({ code: 'store_unavailable', message: 'migrations not applied' });
       const others = await Promise.all(Array.from({ length: 4 }, () => t.open({ schema: first.schema, migrate: false })));
       const applied = await Promise.all([first, ...others].map((s) => s.migrate()));
       expect(applied.map((a) => a.applied.length).sort()).toEqual([0, 0, 0, 0, 1]);

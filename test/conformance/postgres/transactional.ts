@@ -66,6 +66,24 @@ export function transactionalSuite(t: PgTestContext): void {
       }
     });
 
+    it('gates work on the caller’s client too (it reads BIGINT as strings): group slots and ordering heads', async () => {
+      const store = await t.open();
+      await declareQueue(store, 'q', { groups: { concurrency: 1 } });
+      const client = await callerClient();
+      try {
+        const low = jobInput('q', { groupKey: 'g', priority: 'low' });
+        const critical = jobInput('q', { groupKey: 'g', priority: 'critical' });
+        const first = jobInput('q', { orderingKey: 'k' });
+        const second = jobInput('q', { orderingKey: 'k' });
+        await client.query('BEGIN');
+        await store.jobInsertMany({ jobs: [low, critical, first, second], tx: client });
+        await client.query('COMMIT');
+        expect((await claim(store, 'q', 10)).map((j) => j.id).sort()).toEqual([critical.id, first.id].sort());
+      } finally {
+        await client.end();
+      }
+    });
+
     it('refuses a client that is not inside a transaction', async () => {
       const store = await t.open();
       await declareQueue(store, 'q');
