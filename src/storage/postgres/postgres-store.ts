@@ -71,6 +71,8 @@ export interface PostgresStoreOptions {
   readonly poolSize?: number;
   /** Polling interval of the wake-up fallback while the LISTEN connection is down (default 1000). */
   readonly pollIntervalMs?: number;
+  /** Least time between VACUUMs run by retention when the server's autovacuum is off (default 60 s). */
+  readonly vacuumIntervalMs?: number;
 }
 
 /** Delta rows folded per call of foldCounters. */
@@ -90,6 +92,10 @@ export class PostgresStore implements Store {
   readonly #clientConfig: pg.ClientConfig;
   readonly #writer: PgWriteCoalescer;
   #closed = false;
+  readonly #vacuumIntervalMs: number;
+  #lastVacuumAt = 0;
+  /** VACUUMs run by this store because the server's autovacuum is off (tests, diagnostics). */
+  vacuums = 0;
   /** Connection errors seen on idle clients (logged by no one; counted for diagnostics and tests). */
   readonly errors = { idleClient: 0, lastMessage: '' };
 
@@ -99,6 +105,7 @@ export class PostgresStore implements Store {
     const url = new URL(connectionString);
     this.description = `postgres://${url.host}${url.pathname}?schema=${this.schema}`;
     this.#clock = options.clock ?? null;
+    this.#vacuumIntervalMs = options.vacuumIntervalMs ?? 60_000;
     // One channel per schema; identifiers are at most 63 bytes.
     this.#channel = `spool_wake:${this.schema}`.slice(0, 63);
     const onError = (error: Error): void => {
@@ -442,7 +449,29 @@ export class PostgresStore implements Store {
   async jobDeleteExpired(params: { limit: number }): Promise<number> {
     const deleted = await this.#tx((ctx) => deleteExpired(ctx, params.limit));
     for (let i = 0; i < MAX_FOLD_BATCHES; i++) if ((await this.counterFold()) < FOLD_BATCH) break;
+    // The last batch of a cleaner run (fewer than asked for): vacuum if the server will not.
+    if (deleted < params.limit) await this.#vacuumIfNoAutovacuum();
     return deleted;
+  }
+
+  /**
+   * Every claim, completion and retention delete leaves a dead tuple; autovacuum reclaims them (eagerly:
+   * see the migration). A server running with `autovacuum = off` (this project's shared test server does)
+   * would bloat the queue tables without bound, so then the leader's cleaner runs a plain VACUUM itself, at
+   * most every `vacuumIntervalMs`. Plain VACUUM takes no lock that blocks reads or writes.
+   */
+  async #vacuumIfNoAutovacuum(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastVacuumAt < this.#vacuumIntervalMs) return;
+    this.#lastVacuumAt = now;
+    try {
+      const [row] = await this.#read<{ on: string }>(`SELECT current_setting('autovacuum') AS on`);
+      if (row?.on === 'on') return;
+      await this.#read('VACUUM (ANALYZE) jobs, counter_deltas, idempotency_keys');
+      this.vacuums++;
+    } catch (error) {
+      this.errors.lastMessage = `VACUUM: ${(error as Error).message}`;
+    }
   }
 
   idempotencyDeleteExpired(params: { limit: number }): Promise<number> {

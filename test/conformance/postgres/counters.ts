@@ -1,4 +1,7 @@
-/** PostgreSQL-only: counters are delta rows (one per touched counter per transaction) folded by counterFold. */
+/**
+ * PostgreSQL-only: counters are delta rows (one per touched counter per transaction) folded by counterFold;
+ * retention keeps the queue tables vacuumed even when the server's autovacuum is off.
+ */
 import { describe, expect, it } from 'vitest';
 import { bruteCounts, claim, declareQueue, enqueue, statsOf } from '../../helpers/store-fixtures.js';
 import type { PgTestContext } from './helpers.js';
@@ -28,6 +31,16 @@ export function countersSuite(t: PgTestContext): void {
       expect(after.counts.queued).toBe(before.counts.queued + 1);
       expect(after.totals.enqueued).toBe(6);
       expect(after.counts).toEqual(await bruteCounts(store, 'q'));
+    });
+
+    it('retention vacuums the queue tables itself when the server runs without autovacuum (at most once a minute)', async () => {
+      const store = await t.open();
+      await declareQueue(store, 'q');
+      const autovacuum = (await t.admin.query(`SELECT current_setting('autovacuum') AS v`)).rows[0].v as string;
+      expect(await store.jobDeleteExpired({ limit: 100 })).toBe(0);
+      expect(await store.jobDeleteExpired({ limit: 100 })).toBe(0);
+      expect(store.vacuums).toBe(autovacuum === 'off' ? 1 : 0);
+      expect(store.errors.lastMessage).toBe('');
     });
   });
 }
