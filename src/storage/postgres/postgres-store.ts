@@ -16,7 +16,6 @@ import { QueueNotFoundError, SpoolError, StoreClosedError, StoreUnavailableError
 import type { Clock } from '../../core/clock.js';
 import type { Job } from '../../core/job.js';
 import type { QueueConfig } from '../../core/queue-config.js';
-import { JOB_STATES } from '../../core/states.js';
 import type {
   ClaimedJob,
   ExpiredLease,
@@ -35,13 +34,12 @@ import type {
   JobReplayParams,
   QueueRecord,
   QueueStats,
-  StateCounts,
   Store,
   StoreCapabilities,
   StoreDurability,
   StoreEvent,
 } from '../store.js';
-import { asStoreError, clientConfig, createPool, isConnectFailure, isConnectionError, splitSchema, type PgClient } from './connection.js';
+import { asStoreError, clientConfig, createPool, isConnectFailure, isConnectionError, splitSchema } from './connection.js';
 import { cancelJobs, deleteDead, deleteExpired, deleteExpiredIdempotencyKeys, foldCounters, promoteDue, replayDead } from './job-admin.js';
 import { QUEUE_COLUMNS, rowToJob, rowToQueue, type JobRow, type QueueRow } from './job-rows.js';
 import {
@@ -57,7 +55,9 @@ import {
 } from './job-writes.js';
 import { deadOrderingKeys, ensureOrderingHead, fillGroupSlots, heldGroups } from './gates.js';
 import { LATEST_SCHEMA_VERSION, migrate } from './migrations.js';
-import { quoteLiteral, TxContext } from './tx-context.js';
+import type { TxContext } from './tx-context.js';
+import { insertInCallerTx } from './caller-tx.js';
+import { readQueueStats } from './queue-stats.js';
 import { WakeListener } from './wake-listener.js';
 import { PgWriteCoalescer } from './write-coalescer.js';
 
@@ -232,46 +232,7 @@ export class PostgresStore implements Store {
   /** Folded totals plus the sum of unfolded delta rows; the oldest waiting job per queue from its index. */
   async queueStatsGet(params: { queues?: readonly string[] }): Promise<QueueStats[]> {
     const names = params.queues ? [...params.queues] : (await this.#read<{ name: string }>('SELECT name FROM queues ORDER BY name')).map((r) => r.name);
-    if (names.length === 0) return [];
-    const [counters, oldest] = await Promise.all([
-      this.#read<{ queue: string; name: string; value: number }>(
-        `SELECT queue, name, sum(value)::bigint AS value FROM (
-           SELECT queue, name, value FROM queue_counters WHERE queue = ANY($1::text[])
-           UNION ALL
-           SELECT queue, name, delta FROM counter_deltas WHERE queue = ANY($1::text[])) AS c
-         GROUP BY queue, name`,
-        [names],
-      ),
-      this.#read<{ queue: string; t: number | null; now: number }>(
-        `SELECT q AS queue, (SELECT min(run_at) FROM jobs WHERE queue = q AND state = 'queued') AS t, ${nowSql('$2')} AS now
-         FROM unnest($1::text[]) AS q`,
-        [names, this.#clock?.now() ?? null],
-      ),
-    ]);
-    const values = new Map<string, Map<string, number>>();
-    for (const c of counters) {
-      let q = values.get(c.queue);
-      if (!q) values.set(c.queue, (q = new Map()));
-      q.set(c.name, Number(c.value));
-    }
-    const ages = new Map(oldest.map((o) => [o.queue, o.t == null ? 0 : Math.max(0, (Number(o.now) - Number(o.t)) / 1000)]));
-    return names.map((queue) => {
-      const v = values.get(queue) ?? new Map<string, number>();
-      const counts = Object.fromEntries(JOB_STATES.map((s) => [s, v.get(s) ?? 0])) as StateCounts;
-      return {
-        queue,
-        counts,
-        oldestAgeSeconds: ages.get(queue) ?? 0,
-        totals: {
-          enqueued: v.get('total:enqueued') ?? 0,
-          completed: v.get('total:completed') ?? 0,
-          failed: v.get('total:failed') ?? 0,
-          dead: v.get('total:dead') ?? 0,
-          cancelled: v.get('total:cancelled') ?? 0,
-          replayed: v.get('total:replayed') ?? 0,
-        },
-      };
-    });
+    return readQueueStats((sql, args) => this.#read(sql, args), names, this.#clock?.now() ?? null);
   }
 
   // ── jobs: hot path ────────────────────────────────────────────────────────────────────────────────────
@@ -288,42 +249,11 @@ export class PostgresStore implements Store {
     }
   }
 
-  /**
-   * Transactional enqueue on the caller's `pg` client inside their BEGIN … COMMIT: the jobs commit or roll
-   * back with their own writes, and the NOTIFY is delivered only if they commit. Runs in a savepoint with
-   * search_path pointed at Spool's schema for its duration (restored afterwards).
-   */
-  async #insertInCallerTx(tx: unknown, params: JobInsertManyParams): Promise<JobInsertResult[]> {
+  /** Transactional enqueue on the caller's `pg` client inside their BEGIN … COMMIT (see caller-tx.ts). */
+  #insertInCallerTx(tx: unknown, params: JobInsertManyParams): Promise<JobInsertResult[]> {
     this.#assertOpen();
-    const client = tx as PgClient;
-    if (!client || typeof (client as { query?: unknown }).query !== 'function') {
-      throw new SpoolError('invalid_argument', 'tx must be a pg client (PoolClient or Client) inside BEGIN');
-    }
-    try {
-      await client.query('SAVEPOINT spool_enqueue');
-    } catch (error) {
-      if ((error as { code?: unknown }).code === '25P01') throw new SpoolError('invalid_argument', 'tx is not inside a transaction (call BEGIN first)');
-      throw asStoreError(error);
-    }
-    try {
-      const { rows } = await client.query<{ old: string; now: string | number }>(
-        `SELECT current_setting('search_path') AS old, set_config('search_path', $1, true), ${nowSql('$2')} AS now`,
-        [quoteSchema(this.schema), this.#clock?.now() ?? null],
-      );
-      const ctx = new TxContext(client, Number(rows[0]!.now));
-      const results = await insertJobs(ctx, params.jobs, params.atomic ?? false);
-      await ctx.flush(this.#channel);
-      // RELEASE keeps settings made inside the savepoint: put the caller's search_path back.
-      await client.query(`RELEASE spool_enqueue; SELECT set_config('search_path', ${quoteLiteral(rows[0]!.old)}, true)`);
-      return results;
-    } catch (error) {
-      // ROLLBACK TO undoes the savepoint's writes and its search_path change.
-      await client.query('ROLLBACK TO spool_enqueue; RELEASE spool_enqueue').catch(() => undefined);
-      if (error instanceof AtomicInsertError) throw error.error;
-      throw asStoreError(error);
-    }
+    return insertInCallerTx(tx, params, { schema: this.schema, clockNow: this.#clock?.now() ?? null, channel: this.#channel });
   }
-
 
   /** Through the coalescer: a claim commits with or after the completions issued before it. */
   jobClaimMany(params: JobClaimManyParams): Promise<ClaimedJob[]> {
@@ -574,10 +504,6 @@ function atomicFailure(params: JobInsertManyParams, error: AtomicInsertError): J
   return params.jobs.map((_, i) =>
     i === error.index ? { ok: false, error: error.error } : { ok: false, error: new SpoolError('invalid_argument', 'batch rejected: another item failed') },
   );
-}
-
-function quoteSchema(schema: string): string {
-  return `"${schema.replace(/"/g, '""')}"`;
 }
 
 function encodeCursor(seq: number): string {
