@@ -14,6 +14,7 @@ import { concurrencySuite } from './postgres/concurrency.js';
 import { countersSuite } from './postgres/counters.js';
 import { durabilitySuite } from './postgres/durability.js';
 import { outageSuite } from './postgres/outages.js';
+import { restartSuite } from './postgres/restart.js';
 import { transactionalSuite } from './postgres/transactional.js';
 import { wakeupSuite } from './postgres/wakeups.js';
 import { cancelReplaySuite } from './suite/cancel-replay.js';
@@ -92,4 +93,5 @@ describe('PostgreSQL-only checks', () => {
   wakeupSuite(context);
   outageSuite(context);
   countersSuite(context);
+  restartSuite();
 });
