@@ -37,7 +37,13 @@ export function formatTable(rows: readonly BenchRow[]): string {
   const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   const out = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)];
   const d = rows[0]?.durability;
-  if (d) out.push('', `store: sqlite synchronous=${d.synchronous} journal_mode=${d.journalMode} filesystem=${d.filesystem ?? 'n/a'} (${rows[0]!.reps} reps each, medians)`);
+  if (d) {
+    const settings =
+      rows[0]!.store === 'sqlite'
+        ? `synchronous=${d.synchronous} journal_mode=${d.journalMode} filesystem=${d.filesystem ?? 'n/a'}`
+        : `synchronous_commit=${d.synchronousCommit} fsync=${d.fsync}`;
+    out.push('', `store: ${rows[0]!.store} ${settings} (${rows[0]!.reps} reps each, medians)`);
+  }
   for (const r of rows) if (r.notes) out.push(`${r.workload}: ${r.notes}`);
   return `${out.join('\n')}\n`;
 }

@@ -3,13 +3,14 @@
  * min–max, and reads the durability settings back from the store it measured. Progress goes to stderr;
  * the table (or, with --json, one JSON array) to stdout.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
 import { Spool } from '../spool.js';
-import { parseStoreUrl } from '../storage/open-store.js';
+import { parseStoreUrl, removeScratchStore } from '../storage/open-store.js';
 import { filesystemOf, median, round } from './measure.js';
 import { formatTable, type BenchRow } from './report.js';
+import type { StoreDurability } from '../storage/store.js';
 import { drain, enqueueBulk, enqueueSingle, latency, prefillBacklog, QUEUE, sustained, type RunResult, type WorkloadContext } from './workloads.js';
 
 export interface BenchFlags {
@@ -32,19 +33,16 @@ export async function runBench(flags: BenchFlags): Promise<void> {
   if (!Number.isFinite(scale) || scale <= 0 || scale > 10) throw new InvalidArgumentError(`--scale must be a number in (0, 10], got "${flags.scale}"`);
   const bench = new Bench(flags.db, reps, scale);
   const rows: BenchRow[] = [];
-  try {
-    for (const id of WORKLOADS) if (selected.has(id)) rows.push(...(await bench.run(id)));
-  } finally {
-    bench.cleanup();
-  }
+  for (const id of WORKLOADS) if (selected.has(id)) rows.push(...(await bench.run(id)));
   process.stdout.write(flags.json ? `${JSON.stringify(rows, null, 2)}\n` : formatTable(rows));
 }
 
 class Bench {
   readonly #reps: number;
   readonly #scale: number;
-  readonly #dir: string;
-  readonly #prefix: string;
+  readonly #kind: 'sqlite' | 'postgres';
+  /** SQLite: the path prefix of the per-run files. PostgreSQL: the database URL the per-run schemas go in. */
+  readonly #base: string;
   readonly #results = new Map<string, BenchRow>();
   #files = 0;
 
@@ -52,11 +50,16 @@ class Bench {
     this.#reps = reps;
     this.#scale = scale;
     const target = parseStoreUrl(db ?? 'sqlite:./.spool/bench/bench.db');
-    if (target.kind !== 'sqlite') throw new InvalidArgumentError('spool bench runs on SQLite in this build; the PostgreSQL store arrives with its own driver');
+    this.#kind = target.kind;
+    if (target.kind === 'postgres') {
+      const url = new URL(target.url);
+      url.searchParams.delete('schema'); // every run gets a schema of its own, dropped afterwards
+      this.#base = url.toString();
+      return;
+    }
     if (target.path === ':memory:') throw new InvalidArgumentError('an in-memory database is not a durable result; give a file path');
-    this.#dir = dirname(resolve(target.path));
-    this.#prefix = target.path.replace(/\.db$/, '');
-    mkdirSync(this.#dir, { recursive: true });
+    mkdirSync(dirname(resolve(target.path)), { recursive: true });
+    this.#base = target.path.replace(/\.db$/, '');
   }
 
   async run(id: WorkloadId): Promise<BenchRow[]> {
@@ -88,7 +91,7 @@ class Bench {
         progress(`${id} rep ${rep}/${this.#reps}: ${describe(result)}`);
       });
     }
-    const row = fold(id, runs, durability!, this.#reps);
+    const row = fold(id, this.#kind, runs, durability!, this.#reps);
     this.#results.set(id, row);
     return row;
   }
@@ -123,7 +126,7 @@ class Bench {
     });
     const note = `${backlog.toLocaleString('en-US')} other jobs stored (40% waiting in another queue, 30% scheduled, 30% completed)`;
     const rows = (['W1', 'W3'] as const).map((w) => {
-      const row = fold(`S1-${w}`, w === 'W1' ? w1 : w3, durability!, this.#reps);
+      const row = fold(`S1-${w}`, this.#kind, w === 'W1' ? w1 : w3, durability!, this.#reps);
       row.ratio = round(row.jobsPerSec / base[w].jobsPerSec, 3);
       row.notes = `${note}; ratio to ${w} on an empty store (${base[w].jobsPerSec} jobs/s)`;
       return row;
@@ -132,28 +135,44 @@ class Bench {
   }
 
   async #withStore(id: string, body: (ctx: WorkloadContext, durability: BenchRow['durability']) => Promise<void>): Promise<void> {
-    const path = `${this.#prefix}-${process.pid}-${id}-${++this.#files}.db`;
-    removeDb(path);
-    const spool = await Spool.open(`sqlite:${path}`);
+    const run = `${process.pid}_${id}_${++this.#files}`.toLowerCase();
+    const location = this.#kind === 'sqlite' ? `sqlite:${this.#base}-${run}.db` : withSchema(this.#base, `${SCHEMA_PREFIX}${run}`);
+    await removeScratchStore(location, SCHEMA_PREFIX);
+    const spool = await Spool.open(location);
     try {
       const d = await spool.store.durability();
-      if (d.synchronous !== 'FULL' && d.synchronous !== 'EXTRA') throw new Error(`refusing to benchmark a non-durable store: synchronous=${d.synchronous}`);
+      assertDurable(d);
       const filesystem = d.path ? filesystemOf(d.path) : null;
       if (filesystem === 'tmpfs' || filesystem === 'ramfs') progress(`warning: ${d.path} is on ${filesystem}; this run is not a durable result`);
       await spool.declareQueue(QUEUE, { concurrency: 32 });
       await body({ spool, scale: this.#scale, progress }, { ...d, filesystem });
     } finally {
       await spool.close({ graceMs: 1000 });
-      removeDb(path);
+      await removeScratchStore(location, SCHEMA_PREFIX);
     }
-  }
-
-  cleanup(): void {
-    // Files are removed after each run; nothing else to do. Kept as the single place to extend (PostgreSQL schemas).
   }
 }
 
-function fold(workload: string, runs: readonly RunResult[], durability: BenchRow['durability'], reps: number): BenchRow {
+/** Per-run PostgreSQL schemas are named with this prefix (and only such schemas are ever dropped). */
+const SCHEMA_PREFIX = 'spool_bench_';
+
+function withSchema(base: string, schema: string): string {
+  const url = new URL(base);
+  url.searchParams.set('schema', schema);
+  return url.toString();
+}
+
+/** A result is only a result when commits are durable: refuse anything else. */
+function assertDurable(d: StoreDurability): void {
+  if (d.synchronous !== undefined && d.synchronous !== 'FULL' && d.synchronous !== 'EXTRA') {
+    throw new Error(`refusing to benchmark a non-durable store: synchronous=${d.synchronous}`);
+  }
+  if (d.synchronousCommit !== undefined && (d.synchronousCommit === 'off' || d.fsync !== 'on')) {
+    throw new Error(`refusing to benchmark a non-durable store: synchronous_commit=${d.synchronousCommit}, fsync=${String(d.fsync)}`);
+  }
+}
+
+function fold(workload: string, store: 'sqlite' | 'postgres', runs: readonly RunResult[], durability: BenchRow['durability'], reps: number): BenchRow {
   const rates = runs.map((r) => r.jobsPerSec);
   const pick = <K extends string>(get: (r: RunResult) => Record<K, number> | undefined, keys: readonly K[]) => {
     const present = runs.map(get).filter((x): x is Record<K, number> => x !== undefined);
@@ -163,7 +182,7 @@ function fold(workload: string, runs: readonly RunResult[], durability: BenchRow
   const backlog = runs.map((r) => r.backlogEnd).filter((x): x is number => x !== undefined);
   return {
     workload,
-    store: 'sqlite',
+    store,
     n: Math.round(median(runs.map((r) => r.n))),
     reps,
     jobsPerSec: round(median(rates)),
@@ -204,8 +223,4 @@ function positiveInt(name: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError(`${name} must be an integer from 1 to 100, got "${value}"`);
   return n;
-}
-
-function removeDb(path: string): void {
-  for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
 }

@@ -2,11 +2,13 @@
  * Store URLs → Store instances. `sqlite:PATH` (relative to the working directory, or absolute) is the
  * embedded default; `postgres://…[?schema=NAME]` opens the PostgreSQL store (schema default `public`).
  */
+import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { InvalidArgumentError, UnsupportedStoreError } from '../core/errors.js';
 import type { Store } from './store.js';
 import { PostgresStore } from './postgres/postgres-store.js';
+import { dropSchema } from './postgres/connection.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 
 export const DEFAULT_STORE_URL = 'sqlite:./.spool/spool.db';
@@ -49,3 +51,14 @@ export async function openStore(url: string = DEFAULT_STORE_URL, options: OpenSt
  * WAL, synchronous=FULL (verified), Spool's busy handling.
  */
 export { configureConnection as configureSqliteConnection } from './sqlite/connection.js';
+
+/**
+ * Remove a scratch store entirely: a SQLite file with its WAL and shared-memory files, or a PostgreSQL
+ * schema whose name starts with `schemaPrefix` (anything else is refused). For the benchmark's per-run stores.
+ */
+export async function removeScratchStore(url: string, schemaPrefix: string): Promise<void> {
+  const parsed = parseStoreUrl(url);
+  if (parsed.kind === 'postgres') return dropSchema(parsed.url, schemaPrefix);
+  if (parsed.path === ':memory:') return;
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${parsed.path}${suffix}`, { force: true });
+}

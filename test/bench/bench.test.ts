@@ -48,6 +48,28 @@ describe('spool bench', () => {
     }
   });
 
+  it('runs on PostgreSQL in a schema of its own per run, reads synchronous_commit back, and drops the schemas', async () => {
+    const base = process.env['TEST_DATABASE_URL'] ?? 'postgres://root@127.0.0.1:5432/test';
+    const child = spool(['bench', '--db', base, '--workload', 'W1,W3', '--reps', '1', '--scale', '0.01', '--json']);
+    const pid = child.child.pid;
+    const { stdout } = await child;
+    const rows = JSON.parse(stdout) as Array<{ workload: string; store: string; jobsPerSec: number; durability: Record<string, unknown> }>;
+    expect(rows.map((r) => [r.workload, r.store])).toEqual([['W1', 'postgres'], ['W3', 'postgres']]);
+    for (const r of rows) {
+      expect(r.jobsPerSec).toBeGreaterThan(0);
+      expect(r.durability).toMatchObject({ synchronousCommit: 'on', fsync: 'on', path: null });
+    }
+    const pg = await import('pg');
+    const client = new pg.default.Client({ connectionString: base });
+    await client.connect();
+    try {
+      const left = await client.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'spool_bench_' || $1 || '%'`, [`${pid}_`]);
+      expect(left.rows).toEqual([]);
+    } finally {
+      await client.end();
+    }
+  });
+
   it.each([
     [['--workload', 'W9'], /unknown workload "W9"/],
     [['--reps', '0'], /--reps must be an integer/],

@@ -93,3 +93,20 @@ export function asStoreError(error: unknown): unknown {
   if (isConnectionError(error)) return new StoreUnavailableError(`PostgreSQL: ${(error as Error).message}`, { cause: error });
   return error;
 }
+
+/**
+ * Drop a whole Spool schema (the benchmark's per-run schemas). Refuses `public` and names not starting with
+ * `prefix`, so a mistyped URL cannot take an installation with it.
+ */
+export async function dropSchema(url: string, prefix: string): Promise<void> {
+  const { connectionString, schema } = splitSchema(url);
+  if (!schema || schema === 'public' || !schema.startsWith(prefix)) throw new Error(`refusing to drop schema "${schema ?? 'public'}"`);
+  const client = new pg.Client({ connectionString, connectionTimeoutMillis: 5000 });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
