@@ -3,7 +3,7 @@
  *
  * One method per database operation, named <entity><Verb>[Many] with one params object each. The `...Many`
  * call is the primitive; engine code batches single calls into it (group commit). All SQL lives in the
- * drivers behind this interface (`sqlite/`, later `postgres/`); everything above sees only this file.
+ * drivers behind this interface (`sqlite/`, `postgres/`); everything above sees only this file.
  *
  * Rules every driver follows (and the conformance suite checks):
  *  - Every state change is a compare-and-set on the expected state and, for a leased job, its lease token.
