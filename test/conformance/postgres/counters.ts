@@ -3,7 +3,7 @@
  * retention keeps the queue tables vacuumed even when the server's autovacuum is off.
  */
 import { describe, expect, it } from 'vitest';
-import { bruteCounts, claim, declareQueue, enqueue, statsOf } from '../../helpers/store-fixtures.js';
+import { bruteCounts, claim, declareQueue, enqueue, jobInput, statsOf } from '../../helpers/store-fixtures.js';
 import type { PgTestContext } from './helpers.js';
 
 export function countersSuite(t: PgTestContext): void {
@@ -40,6 +40,29 @@ export function countersSuite(t: PgTestContext): void {
       expect(await store.jobDeleteExpired({ limit: 100 })).toBe(0);
       expect(await store.jobDeleteExpired({ limit: 100 })).toBe(0);
       expect(store.vacuums).toBe(autovacuum === 'off' ? 1 : 0);
+      expect(store.errors.lastMessage).toBe('');
+    });
+
+    it('analyzes the jobs table itself every 10,000 inserted jobs when the server runs without autovacuum', async () => {
+      const store = await t.open();
+      await declareQueue(store, 'q');
+      const autovacuum = (await t.admin.query(`SELECT current_setting('autovacuum') AS v`)).rows[0].v as string;
+      const analyzed = async () =>
+        (await t.admin.query(`SELECT coalesce(analyze_count, 0)::int AS n FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'jobs'`, [store.schema]))
+          .rows[0]?.n as number | undefined;
+      for (let i = 0; i < 10; i++) {
+        const jobs = Array.from({ length: 1000 }, (_, k) => jobInput('q', { payloadJson: JSON.stringify({ i, k }) }));
+        await store.jobInsertMany({ jobs });
+      }
+      const deadline = Date.now() + 20_000;
+      while (store.analyzes === 0 && autovacuum === 'off' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(store.analyzes).toBe(autovacuum === 'off' ? 1 : 0);
+      if (autovacuum === 'off') {
+        // The statistics exist now (pg_stat counts the manual ANALYZE; the planner sees the rows).
+        expect(await analyzed()).toBeGreaterThanOrEqual(1);
+        const est = (await t.admin.query(`SELECT reltuples::int AS n FROM pg_class WHERE oid = $1::regclass`, [`"${store.schema}".jobs`])).rows[0].n as number;
+        expect(est).toBeGreaterThan(5000);
+      }
       expect(store.errors.lastMessage).toBe('');
     });
   });
