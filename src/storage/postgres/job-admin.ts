@@ -12,7 +12,7 @@ import { agingSecondsOf, onDeadOf, retentionOf } from '../../core/queue-config.j
 import { CANCELLABLE_STATES, type JobState } from '../../core/states.js';
 import type { JobCancelResult, JobReplayParams } from '../store.js';
 import { ensureOrderingHead, fillGroupSlots, groupHoldFor, HOLD_NONE, HOLD_ORDERING } from './gates.js';
-import { historyEvent } from './job-rows.js';
+import { historyEvent } from '../job-rows.js';
 import { queueConfig, queueConfigs } from './job-writes.js';
 import type { GateKind, TxContext } from './tx-context.js';
 

@@ -27,7 +27,7 @@ import type {
   JobReceipt,
 } from '../store.js';
 import { ensureOrderingHead, fillGroupSlots, groupHoldFor, HOLD_NONE, HOLD_ORDERING } from './gates.js';
-import { historyEvent, parseConfig } from './job-rows.js';
+import { historyEvent, parseConfig } from '../job-rows.js';
 import type { GateKind, TxContext } from './tx-context.js';
 
 /** Thrown inside an atomic insert so the transaction rolls back; carries the item index. */

@@ -41,7 +41,8 @@ import type {
 } from '../store.js';
 import { asStoreError, clientConfig, createPool, isConnectFailure, isConnectionError, splitSchema } from './connection.js';
 import { cancelJobs, deleteDead, deleteExpired, deleteExpiredIdempotencyKeys, foldCounters, promoteDue, replayDead } from './job-admin.js';
-import { QUEUE_COLUMNS, rowToJob, rowToQueue, type JobRow, type QueueRow } from './job-rows.js';
+import { rowToJob, type JobRow } from '../job-rows.js';
+import { QUEUE_COLUMNS, rowToQueue, type QueueRow } from './queue-rows.js';
 import {
   AtomicInsertError,
   claimJobs,

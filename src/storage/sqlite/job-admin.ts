@@ -9,7 +9,7 @@ import { agingSecondsOf, onDeadOf, retentionOf } from '../../core/queue-config.j
 import { CANCELLABLE_STATES, type JobState } from '../../core/states.js';
 import type { JobCancelResult, JobReplayParams } from '../store.js';
 import { ensureOrderingHead, fillGroupSlots, groupHoldFor, HOLD_NONE, HOLD_ORDERING, nextOrderingSeq } from './gates.js';
-import { historyEvent } from './job-rows.js';
+import { historyEvent } from '../job-rows.js';
 import { queueConfig } from './queue-rows.js';
 import type { TxContext } from './write-coalescer.js';
 

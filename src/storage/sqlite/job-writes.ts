@@ -24,7 +24,7 @@ import type {
 } from '../store.js';
 import type { Conn } from './connection.js';
 import { ensureOrderingHead, fillGroupSlots, groupHoldFor, HOLD_NONE, HOLD_ORDERING, nextOrderingSeq } from './gates.js';
-import { historyEvent } from './job-rows.js';
+import { historyEvent } from '../job-rows.js';
 import { queueConfig } from './queue-rows.js';
 import type { TxContext } from './write-coalescer.js';
 

@@ -2,6 +2,7 @@
 import type { QueueConfig } from '../../core/queue-config.js';
 import type { QueueRecord } from '../store.js';
 import type { Conn } from './connection.js';
+import { parseConfig } from '../job-rows.js';
 
 export interface QueueRow {
   name: string;
@@ -9,18 +10,6 @@ export interface QueueRow {
   paused: number;
   created_at: number;
   updated_at: number;
-}
-
-const parsed = new Map<string, QueueConfig>();
-
-export function parseConfig(text: string): QueueConfig {
-  let c = parsed.get(text);
-  if (!c) {
-    c = JSON.parse(text) as QueueConfig;
-    if (parsed.size > 1000) parsed.clear();
-    parsed.set(text, c);
-  }
-  return c;
 }
 
 export function queueRow(conn: Conn, name: string): QueueRow | undefined {

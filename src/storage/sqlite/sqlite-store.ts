@@ -37,7 +37,7 @@ import type {
 } from '../store.js';
 import { assertDurable, Conn, configureConnection, isBusyError, openDatabase, readDurability, type SqliteDatabase } from './connection.js';
 import { deleteDead, deleteExpired, deleteExpiredIdempotencyKeys, cancelJobs, promoteDue, replayDead } from './job-admin.js';
-import { rowToJob, type JobRow } from './job-rows.js';
+import { rowToJob, type JobRow } from '../job-rows.js';
 import {
   AtomicInsertError,
   claimJobs,

@@ -1,13 +1,18 @@
 /**
- * Row ⇄ domain mapping for the SQLite jobs table, and the compact history encoding.
+ * Row ⇄ domain mapping shared by the drivers: the jobs row shape, the compact history encoding, and queue
+ * config parsing. Both stores keep the same text, so Job objects read back identically.
  *
  * History is kept in the job row as comma-joined JSON objects (`{"s":state,"t":ms,"a":attempt,"e":error,
  * "r":reason}`), appended with `history || ','…` in the same UPDATE that changes the state. That costs no
  * extra row or index write per transition (a separate history table doubled the writes of a claim/complete).
+ *
+ * Numeric columns go through Number(): PostgreSQL rows read through a caller's `tx` client carry BIGINTs as
+ * strings (Spool's own pool parses them to numbers; SQLite returns numbers).
  */
-import type { HistoryEntry, Job, JobError } from '../../core/job.js';
-import { priorityFromTier } from '../../core/priority.js';
-import type { JobState } from '../../core/states.js';
+import type { HistoryEntry, Job, JobError } from '../core/job.js';
+import { priorityFromTier } from '../core/priority.js';
+import type { QueueConfig } from '../core/queue-config.js';
+import type { JobState } from '../core/states.js';
 
 export interface JobRow {
   seq: number;
@@ -76,27 +81,44 @@ function parseOrNull(text: string | null): unknown {
   return text == null ? null : JSON.parse(text);
 }
 
+function dateOrNull(ms: number | string | null): Date | null {
+  return ms == null ? null : new Date(Number(ms));
+}
+
 export function rowToJob(row: JobRow): Job {
   return {
     id: row.id,
     queue: row.queue,
     type: row.type,
-    version: row.version,
+    version: Number(row.version),
     state: row.state,
-    priority: priorityFromTier(row.priority),
+    priority: priorityFromTier(Number(row.priority)),
     orderingKey: row.ordering_key,
     groupKey: row.group_key,
     correlationId: row.correlation_id,
-    attempts: row.attempts,
-    maxAttempts: row.max_attempts,
-    createdAt: new Date(row.created_at),
-    runAt: new Date(row.run_at),
-    startedAt: row.started_at == null ? null : new Date(row.started_at),
-    finishedAt: row.finished_at == null ? null : new Date(row.finished_at),
+    attempts: Number(row.attempts),
+    maxAttempts: Number(row.max_attempts),
+    createdAt: new Date(Number(row.created_at)),
+    runAt: new Date(Number(row.run_at)),
+    startedAt: dateOrNull(row.started_at),
+    finishedAt: dateOrNull(row.finished_at),
     progress: parseOrNull(row.progress),
     result: parseOrNull(row.result),
     lastError: parseOrNull(row.last_error) as JobError | null,
     payload: JSON.parse(row.payload),
     history: decodeHistory(row.history),
   };
+}
+
+const parsed = new Map<string, QueueConfig>();
+
+/** Queue configs are read inside most writes: parse each distinct text once. */
+export function parseConfig(text: string): QueueConfig {
+  let c = parsed.get(text);
+  if (!c) {
+    c = JSON.parse(text) as QueueConfig;
+    if (parsed.size > 1000) parsed.clear();
+    parsed.set(text, c);
+  }
+  return c;
 }
