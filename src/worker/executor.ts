@@ -29,7 +29,6 @@ export interface InFlight {
   /** Why the attempt was stopped, if it was (kept until someone asks for the signal). */
   abortReason: unknown;
   readonly deadline: number;
-  readonly leaseMs: number;
   /** Local time at which the lease runs out (renewed by extensions). */
   leaseExpiresLocal: number;
   settled: boolean;
@@ -73,7 +72,7 @@ export class Executor {
   }
 
   /** Run a job; resolves when its slot is free again (handler done, timed out, or lease lost). */
-  run(job: ClaimedJob, claimLeaseMs: number): Promise<void> {
+  run(job: ClaimedJob): Promise<void> {
     const resolved = this.#resolve(job);
     const options = job.optionsJson ? (JSON.parse(job.optionsJson) as JobOptions) : {};
     const settings = resolveRunSettings(options as never, resolved?.def, this.#queueConfig(job.queue));
@@ -84,7 +83,6 @@ export class Executor {
       controller: null,
       abortReason: undefined,
       deadline: now + settings.timeoutSeconds * 1000,
-      leaseMs: claimLeaseMs,
       leaseExpiresLocal: now + Math.max(0, job.leaseExpiresAt - now),
       settled: false,
       free: () => {},
@@ -203,7 +201,7 @@ export class Executor {
         this.#timeout(entry);
         continue;
       }
-      if (entry.leaseExpiresLocal - now < entry.leaseMs / 2) toExtend.push(entry);
+      if (entry.leaseExpiresLocal - now < entry.job.leaseMs / 2) toExtend.push(entry);
     }
     return toExtend;
   }

@@ -34,7 +34,6 @@ export const AUTO_PREFETCH_MAX_MS = 20;
 /** A prefetched job waiting for a slot; its lease is extended by the runtime's tick like a running one's. */
 export interface BufferedJob {
   readonly job: ClaimedJob;
-  readonly leaseMs: number;
   leaseExpiresLocal: number;
 }
 
@@ -44,7 +43,7 @@ export class Fetcher {
   readonly #store: Store;
   readonly #log: Logger;
   readonly #opts: FetcherOptions;
-  readonly #start: (job: ClaimedJob, leaseMs: number) => Promise<void>;
+  readonly #start: (job: ClaimedJob) => Promise<void>;
   readonly #buffer: BufferedJob[] = [];
   #running = 0;
   /** Moving average of handler run time (ms); null until the first job finishes. */
@@ -54,7 +53,7 @@ export class Fetcher {
   readonly #idle: Array<() => void> = [];
   readonly stats = { claims: 0, claimed: 0, claimErrors: 0 };
 
-  constructor(store: Store, log: Logger, opts: FetcherOptions, start: (job: ClaimedJob, leaseMs: number) => Promise<void>) {
+  constructor(store: Store, log: Logger, opts: FetcherOptions, start: (job: ClaimedJob) => Promise<void>) {
     this.queue = opts.queue;
     this.#store = store;
     this.#log = log;
@@ -84,7 +83,7 @@ export class Fetcher {
 
   /** Prefetched jobs with less than half their lease left. */
   bufferedNeedingExtension(now: number): BufferedJob[] {
-    return this.#buffer.filter((b) => b.leaseExpiresLocal - now < b.leaseMs / 2);
+    return this.#buffer.filter((b) => b.leaseExpiresLocal - now < b.job.leaseMs / 2);
   }
 
   /** A prefetched job's lease could not be extended: drop it (the lease reaper owns it now). */
@@ -132,7 +131,7 @@ export class Fetcher {
       const claimedAt = Date.now();
       let shortest = Infinity;
       for (const job of jobs) {
-        this.#buffer.push({ job, leaseMs: job.leaseMs, leaseExpiresLocal: claimedAt + job.leaseMs });
+        this.#buffer.push({ job, leaseExpiresLocal: claimedAt + job.leaseMs });
         shortest = Math.min(shortest, job.leaseMs);
       }
       if (jobs.length > 0) this.#opts.leaseSeen(shortest);
@@ -153,10 +152,10 @@ export class Fetcher {
 
   #pump(): void {
     while (this.#running < this.#opts.concurrency && this.#buffer.length > 0) {
-      const { job, leaseMs } = this.#buffer.shift()!;
+      const { job } = this.#buffer.shift()!;
       this.#running++;
       const started = performance.now();
-      void this.#start(job, leaseMs).finally(() => {
+      void this.#start(job).finally(() => {
         const ms = performance.now() - started;
         this.#runMs = this.#runMs === null ? ms : this.#runMs + (ms - this.#runMs) / 8;
         this.#running--;

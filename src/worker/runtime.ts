@@ -134,7 +134,7 @@ export class Worker {
           backlogged: () => this.#completer.pending > maxPending,
           leaseSeen: (ms) => this.#tickAtMost(ms),
         },
-        (job, leaseMs) => this.#executor.run(job, leaseMs),
+        (job) => this.#executor.run(job),
       );
       this.#fetchers.push(fetcher);
     }
@@ -142,7 +142,8 @@ export class Worker {
       for (const f of this.#fetchers) if (event.queues === null || event.queues.includes(f.queue)) f.signal.notify();
     });
     for (const f of this.#fetchers) f.start();
-    this.#startTick(this.#tickMs());
+    // The tick starts at its slowest and speeds up as claims and attempts report shorter leases or limits.
+    this.#startTick(TICK_MAX_MS);
     this.#configTimer = setInterval(() => void this.#refreshConfigs(), CONFIG_REFRESH_MS);
     this.#configTimer.unref();
     this.maintainer?.start();
@@ -193,21 +194,6 @@ export class Worker {
     return c?.[queue] ?? config.concurrency ?? DEFAULTS.concurrency;
   }
 
-  /**
-   * The tick must come round well within the shortest lease: a lease is extended when less than half of it
-   * is left, so with a tick of a quarter lease the extension lands with at least a quarter to spare. (A 1 s
-   * lease under a fixed 1 s tick was extended only at or after its expiry, and the lease reaper took it.)
-   */
-  #tickMs(): number {
-    let shortest = Math.min(DEFAULTS.timeoutSeconds, DEFAULTS.leaseSeconds) * 1000;
-    for (const q of this.#opts.queues) {
-      const config = this.#configs.get(q);
-      if (config?.timeoutSeconds !== undefined) shortest = Math.min(shortest, config.timeoutSeconds * 1000);
-      if (config?.leaseSeconds !== undefined) shortest = Math.min(shortest, config.leaseSeconds * 1000);
-    }
-    return clampTick(shortest);
-  }
-
   #startTick(ms: number): void {
     if (this.#tick) clearInterval(this.#tick);
     this.#tickEveryMs = ms;
@@ -215,7 +201,12 @@ export class Worker {
     this.#tick.unref();
   }
 
-  /** A job's own lease or time limit may be shorter than its queue's: tick faster (never slower) for it. */
+  /**
+   * The tick must come round well within the shortest lease: a lease is extended when less than half of it
+   * is left, so with a tick of a quarter lease the extension lands with at least a quarter to spare (a 1 s
+   * lease under a fixed 1 s tick was extended only at or after its expiry). Claims report each lease they
+   * got and the executor each attempt's time limit, queue and per-job settings alike; never slower again.
+   */
   #tickAtMost(limitMs: number): void {
     const ms = clampTick(limitMs);
     if (ms < this.#tickEveryMs && this.#state === 'running') this.#startTick(ms);
@@ -227,18 +218,18 @@ export class Worker {
     const buffered = this.#fetchers.flatMap((f) => f.bufferedNeedingExtension(now).map((entry) => ({ f, entry })));
     if ((running.length === 0 && buffered.length === 0) || this.#extending) return;
     this.#extending = true;
-    const all = [...running.map((e) => ({ job: e.job, leaseMs: e.leaseMs })), ...buffered.map((b) => b.entry)];
+    const all = [...running, ...buffered.map((b) => b.entry)];
     this.#deps.store
-      .jobExtendMany({ jobs: all.map((e) => ({ id: e.job.id, leaseToken: e.job.leaseToken, leaseMs: e.leaseMs })) })
+      .jobExtendMany({ jobs: all.map((e) => ({ id: e.job.id, leaseToken: e.job.leaseToken, leaseMs: e.job.leaseMs })) })
       .then((results) => {
         results.forEach((r, i) => {
           if (i < running.length) {
             const entry = running[i]!;
-            if (r.ok) entry.leaseExpiresLocal = now + entry.leaseMs;
+            if (r.ok) entry.leaseExpiresLocal = now + entry.job.leaseMs;
             else this.#executor.leaseLost(entry);
           } else {
             const { f, entry } = buffered[i - running.length]!;
-            if (r.ok) entry.leaseExpiresLocal = now + entry.leaseMs;
+            if (r.ok) entry.leaseExpiresLocal = now + entry.job.leaseMs;
             else f.dropBuffered(entry);
           }
         });
