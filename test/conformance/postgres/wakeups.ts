@@ -1,7 +1,7 @@
 /** PostgreSQL-only: wake-ups across stores through LISTEN/NOTIFY, and the polling fallback while LISTEN is down. */
 import { describe, expect, it } from 'vitest';
 import type { StoreEvent } from '../../../src/storage/store.js';
-import { declareQueue, enqueue } from '../../helpers/store-fixtures.js';
+import { declareQueue, enqueue, jobInput } from '../../helpers/store-fixtures.js';
 import type { PgTestContext } from './helpers.js';
 
 async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
@@ -22,7 +22,7 @@ export function wakeupSuite(t: PgTestContext): void {
       const events: StoreEvent[] = [];
       const unsubscribe = listener.subscribe((e) => events.push(e));
       await until(() => listener.listening, 'LISTEN');
-      await writer.jobInsertMany({ jobs: ['emails', 'reports', 'emails'].map((queue) => ({ ...jobLike(queue) })) });
+      await writer.jobInsertMany({ jobs: ['emails', 'reports', 'emails'].map((queue) => jobInput(queue)) });
       await until(() => events.length > 0, 'a NOTIFY');
       await new Promise((r) => setTimeout(r, 100));
       expect(events).toHaveLength(1);
@@ -49,24 +49,4 @@ export function wakeupSuite(t: PgTestContext): void {
       await until(() => events.some((e) => e.queues?.includes('q') === true), 'a NOTIFY after reconnecting');
     });
   });
-}
-
-function jobLike(queue: string) {
-  return {
-    id: crypto.randomUUID(),
-    queue,
-    type: null,
-    version: 1,
-    payloadJson: '{}',
-    priority: 'normal' as const,
-    runAt: null,
-    delayMs: null,
-    orderingKey: null,
-    groupKey: null,
-    correlationId: null,
-    maxAttempts: null,
-    leaseMs: null,
-    optionsJson: null,
-    idempotency: null,
-  };
 }
