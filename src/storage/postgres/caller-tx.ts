@@ -10,7 +10,8 @@
 import { SpoolError } from '../../core/errors.js';
 import type { JobInsertManyParams, JobInsertResult } from '../store.js';
 import { asStoreError, quoteIdent, type PgClient } from './connection.js';
-import { AtomicInsertError, insertJobs, nowSql } from './job-writes.js';
+import { AtomicInsertError } from '../driver-common.js';
+import { insertJobs, nowSql } from './job-writes.js';
 import { quoteLiteral, TxContext } from './tx-context.js';
 
 export async function insertInCallerTx(

@@ -9,7 +9,7 @@
  * call for the ungated jobs of a batch), claims skip rows other transactions hold (`FOR UPDATE SKIP
  * LOCKED`), and idempotency keys are claimed with `INSERT … ON CONFLICT` (never check-then-insert).
  */
-import { IdempotencyKeyReusedError, QueueNotFoundError, type SpoolError } from '../../core/errors.js';
+import { IdempotencyKeyReusedError, QueueNotFoundError } from '../../core/errors.js';
 import { claimOrder, priorityTier } from '../../core/priority.js';
 import { agingSecondsOf, DEFAULTS, retentionOf, type QueueConfig } from '../../core/queue-config.js';
 import type { JobState } from '../../core/states.js';
@@ -27,19 +27,9 @@ import type {
   JobReceipt,
 } from '../store.js';
 import { ensureOrderingHead, fillGroupSlots, groupHoldFor, HOLD_NONE, HOLD_ORDERING } from './gates.js';
+import { AtomicInsertError } from '../driver-common.js';
 import { historyEvent, parseConfig } from '../job-rows.js';
 import type { GateKind, TxContext } from './tx-context.js';
-
-/** Thrown inside an atomic insert so the transaction rolls back; carries the item index. */
-export class AtomicInsertError extends Error {
-  readonly index: number;
-  readonly error: SpoolError;
-  constructor(index: number, error: SpoolError) {
-    super(error.message);
-    this.index = index;
-    this.error = error;
-  }
-}
 
 /** `now` in ms inside one statement: the injected clock's value ($n), else the database's clock. */
 export function nowSql(param: string): string {

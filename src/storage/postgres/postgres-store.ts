@@ -12,7 +12,7 @@
  * clock_timestamp(), so all nodes judge leases by one clock.
  */
 import type pg from 'pg';
-import { QueueNotFoundError, SpoolError, StoreClosedError, StoreUnavailableError } from '../../core/errors.js';
+import { QueueNotFoundError, StoreClosedError, StoreUnavailableError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import type { Job } from '../../core/job.js';
 import type { QueueConfig } from '../../core/queue-config.js';
@@ -41,10 +41,10 @@ import type {
 } from '../store.js';
 import { asStoreError, clientConfig, createPool, isConnectFailure, isConnectionError, splitSchema } from './connection.js';
 import { cancelJobs, deleteDead, deleteExpired, deleteExpiredIdempotencyKeys, foldCounters, promoteDue, replayDead } from './job-admin.js';
+import { atomicFailure, AtomicInsertError, decodeCursor, encodeCursor } from '../driver-common.js';
 import { rowToJob, type JobRow } from '../job-rows.js';
 import { QUEUE_COLUMNS, rowToQueue, type QueueRow } from './queue-rows.js';
 import {
-  AtomicInsertError,
   claimJobs,
   completeJobs,
   extendLeases,
@@ -534,19 +534,3 @@ export class PostgresStore implements Store {
   }
 }
 
-function atomicFailure(params: JobInsertManyParams, error: AtomicInsertError): JobInsertResult[] {
-  return params.jobs.map((_, i) =>
-    i === error.index ? { ok: false, error: error.error } : { ok: false, error: new SpoolError('invalid_argument', 'batch rejected: another item failed') },
-  );
-}
-
-function encodeCursor(seq: number): string {
-  return Buffer.from(`s:${seq}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  const text = Buffer.from(cursor, 'base64url').toString();
-  const m = /^s:(\d+)$/.exec(text);
-  if (!m) throw new SpoolError('invalid_argument', 'invalid cursor');
-  return Number(m[1]);
-}

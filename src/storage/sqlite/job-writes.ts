@@ -5,7 +5,7 @@
  * AND lease_token = ?` — a late ack, a reaper racing a completion or a worker that lost its lease changes
  * nothing and is told so.
  */
-import { IdempotencyKeyReusedError, QueueNotFoundError, type SpoolError } from '../../core/errors.js';
+import { IdempotencyKeyReusedError, QueueNotFoundError } from '../../core/errors.js';
 import { claimOrder, priorityTier } from '../../core/priority.js';
 import { agingSecondsOf, DEFAULTS, retentionOf, type QueueConfig } from '../../core/queue-config.js';
 import type { JobState } from '../../core/states.js';
@@ -24,20 +24,10 @@ import type {
 } from '../store.js';
 import type { Conn } from './connection.js';
 import { ensureOrderingHead, fillGroupSlots, groupHoldFor, HOLD_NONE, HOLD_ORDERING, nextOrderingSeq } from './gates.js';
+import { AtomicInsertError } from '../driver-common.js';
 import { historyEvent } from '../job-rows.js';
 import { queueConfig } from './queue-rows.js';
 import type { TxContext } from './write-coalescer.js';
-
-/** Thrown inside an atomic insert so the coalescer rolls the whole batch back; carries the item index. */
-export class AtomicInsertError extends Error {
-  readonly index: number;
-  readonly error: SpoolError;
-  constructor(index: number, error: SpoolError) {
-    super(error.message);
-    this.index = index;
-    this.error = error;
-  }
-}
 
 export function insertJobs(ctx: TxContext, jobs: readonly JobInsertParams[], atomic: boolean): JobInsertResult[] {
   const { conn, now } = ctx;

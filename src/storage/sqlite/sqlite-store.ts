@@ -37,9 +37,9 @@ import type {
 } from '../store.js';
 import { assertDurable, Conn, configureConnection, isBusyError, openDatabase, readDurability, type SqliteDatabase } from './connection.js';
 import { deleteDead, deleteExpired, deleteExpiredIdempotencyKeys, cancelJobs, promoteDue, replayDead } from './job-admin.js';
+import { atomicFailure, AtomicInsertError, decodeCursor, encodeCursor } from '../driver-common.js';
 import { rowToJob, type JobRow } from '../job-rows.js';
 import {
-  AtomicInsertError,
   claimJobs,
   completeJobs,
   extendLeases,
@@ -219,11 +219,7 @@ export class SqliteStore implements Store {
     try {
       return await this.#write((ctx) => insertJobs(ctx, params.jobs, atomic));
     } catch (error) {
-      if (error instanceof AtomicInsertError) {
-        return params.jobs.map((_, i) =>
-          i === error.index ? { ok: false, error: error.error } : { ok: false, error: new SpoolError('invalid_argument', 'batch rejected: another item failed') },
-        );
-      }
+      if (error instanceof AtomicInsertError) return atomicFailure(params, error);
       throw error;
     }
   }
@@ -488,17 +484,6 @@ export class SqliteStore implements Store {
   #assertOpen(): void {
     if (this.#closed) throw new StoreClosedError();
   }
-}
-
-function encodeCursor(seq: number): string {
-  return Buffer.from(`s:${seq}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  const text = Buffer.from(cursor, 'base64url').toString();
-  const m = /^s:(\d+)$/.exec(text);
-  if (!m) throw new SpoolError('invalid_argument', 'invalid cursor');
-  return Number(m[1]);
 }
 
 function sleep(ms: number): Promise<void> {
