@@ -271,6 +271,11 @@ export interface Store {
   /** Retention: delete finished jobs past their queue's retention, at most `limit` per call. */
   jobDeleteExpired(params: { limit: number }): Promise<number>;
   idempotencyDeleteExpired(params: { limit: number }): Promise<number>;
+  /**
+   * Fold pending counter deltas into the totals, at most `limit` delta rows; returns how many it folded.
+   * The leader's counter folder calls it every second. Stores whose counters need no folding return 0.
+   */
+  counterFold(params: { limit: number }): Promise<number>;
 
   /** Durable step memo for `ctx.step`. */
   jobStepList(params: { jobId: string }): Promise<Map<string, string>>;

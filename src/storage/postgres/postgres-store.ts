@@ -76,9 +76,6 @@ export interface PostgresStoreOptions {
   readonly vacuumIntervalMs?: number;
 }
 
-/** Delta rows folded per call of foldCounters. */
-const FOLD_BATCH = 10_000;
-const MAX_FOLD_BATCHES = 50;
 
 /** Inserted jobs between the store's own ANALYZEs when the server's autovacuum is off. */
 const ANALYZE_EVERY_INSERTS = 10_000;
@@ -191,9 +188,9 @@ export class PostgresStore implements Store {
     return Number(rows[0]!.now);
   }
 
-  /** Fold counter delta rows into the totals (the leader calls this; retention does too). */
-  async counterFold(params: { limit?: number } = {}): Promise<number> {
-    return this.#tx((ctx) => foldCounters(ctx, params.limit ?? FOLD_BATCH));
+  /** Fold counter delta rows into the totals (the leader's counter folder calls this every second). */
+  async counterFold(params: { limit: number }): Promise<number> {
+    return this.#tx((ctx) => foldCounters(ctx, params.limit));
   }
 
   // ── queues ────────────────────────────────────────────────────────────────────────────────────────────
@@ -406,13 +403,9 @@ export class PostgresStore implements Store {
     return t == null ? null : Number(t);
   }
 
-  /**
-   * Retention (run by the leader's cleaner, every minute by default), which also folds the counter delta
-   * rows: batches of FOLD_BATCH until the backlog is gone or MAX_FOLD_BATCHES ran.
-   */
+  /** Retention (run by the leader's cleaner, every minute by default). */
   async jobDeleteExpired(params: { limit: number }): Promise<number> {
     const deleted = await this.#tx((ctx) => deleteExpired(ctx, params.limit));
-    for (let i = 0; i < MAX_FOLD_BATCHES; i++) if ((await this.counterFold()) < FOLD_BATCH) break;
     // The last batch of a cleaner run (fewer than asked for): vacuum if the server will not.
     if (deleted < params.limit) await this.#vacuumIfNoAutovacuum();
     return deleted;

@@ -382,6 +382,11 @@ export class SqliteStore implements Store {
     return this.#write((ctx) => deleteExpired(ctx, params.limit));
   }
 
+  /** SQLite's counters are upserted per (queue, name) in each transaction (one writer): nothing to fold. */
+  counterFold(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
   idempotencyDeleteExpired(params: { limit: number }): Promise<number> {
     return this.#write((ctx) => deleteExpiredIdempotencyKeys(ctx, params.limit));
   }

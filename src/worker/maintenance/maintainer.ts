@@ -1,7 +1,7 @@
 /**
  * The maintainer runs the maintenance services once across every process sharing a store: it holds a
- * leader lease (`leaderAttempt`, renewed every ttl/3) and, while leader, runs the lease reaper and the
- * cleaner on intervals and the scheduler on a timer aimed at the next due job. Losing the lease (another
+ * leader lease (`leaderAttempt`, renewed every ttl/3) and, while leader, runs the lease reaper, the counter
+ * folder and the cleaner on intervals and the scheduler on a timer aimed at the next due job. Losing the lease (another
  * process took over after this one stalled) stops the services until it is regained. `runOnce()` runs
  * every service immediately, for tests and the CLI.
  */
@@ -11,6 +11,7 @@ import type { Store } from '../../storage/store.js';
 import type { JobTypeDefinition } from '../../engine/job-types.js';
 import type { Logger } from '../../logger.js';
 import { cleanExpired } from './cleaner.js';
+import { foldCounters } from './counter-folder.js';
 import { reapExpiredLeases } from './lease-reaper.js';
 import { promoteDueJobs } from './scheduler.js';
 
@@ -18,6 +19,7 @@ export interface MaintainerOptions {
   readonly leaderTtlMs?: number;
   readonly reapIntervalMs?: number;
   readonly cleanIntervalMs?: number;
+  readonly foldIntervalMs?: number;
   /** Longest sleep of the scheduler when nothing is due (it also wakes on every commit event). */
   readonly schedulerMaxSleepMs?: number;
 }
@@ -32,6 +34,7 @@ export class Maintainer {
   readonly #ttlMs: number;
   readonly #reapMs: number;
   readonly #cleanMs: number;
+  readonly #foldMs: number;
   readonly #schedMaxMs: number;
   #leader = false;
   #stopped = true;
@@ -40,7 +43,7 @@ export class Maintainer {
   #schedRunning = false;
   #schedAgain = false;
   #unsubscribe: (() => void) | null = null;
-  readonly stats = { reaped: 0, promoted: 0, cleaned: 0, leaderChanges: 0 };
+  readonly stats = { reaped: 0, promoted: 0, cleaned: 0, folded: 0, leaderChanges: 0 };
 
   constructor(
     store: Store,
@@ -54,6 +57,7 @@ export class Maintainer {
     this.#ttlMs = options.leaderTtlMs ?? 15_000;
     this.#reapMs = options.reapIntervalMs ?? 1_000;
     this.#cleanMs = options.cleanIntervalMs ?? 60_000;
+    this.#foldMs = options.foldIntervalMs ?? 1_000;
     this.#schedMaxMs = options.schedulerMaxSleepMs ?? 1_000;
   }
 
@@ -67,6 +71,7 @@ export class Maintainer {
     void this.#elect();
     this.#every(Math.max(100, Math.floor(this.#ttlMs / 3)), () => this.#elect());
     this.#every(this.#reapMs, () => (this.#leader ? this.#reap() : undefined));
+    this.#every(this.#foldMs, () => (this.#leader ? this.#fold() : undefined));
     this.#every(this.#cleanMs, () => (this.#leader ? this.#clean() : undefined));
     // Re-aim the scheduler whenever anything commits (a new delayed job may be due sooner).
     this.#unsubscribe = this.#store.subscribe(() => this.#leader && this.nudgeScheduler());
@@ -87,11 +92,12 @@ export class Maintainer {
   }
 
   /** Run every service now (whether or not this process leads). */
-  async runOnce(): Promise<{ reaped: number; promoted: number; cleaned: number }> {
+  async runOnce(): Promise<{ reaped: number; promoted: number; cleaned: number; folded: number }> {
     const reaped = await reapExpiredLeases(this.#store, this.#deps);
     const { promoted } = await promoteDueJobs(this.#store);
     const { jobs } = await cleanExpired(this.#store);
-    return { reaped, promoted, cleaned: jobs };
+    const folded = await foldCounters(this.#store);
+    return { reaped, promoted, cleaned: jobs, folded };
   }
 
   /** Something may be due sooner than the scheduler planned: look again now. */
@@ -142,6 +148,14 @@ export class Maintainer {
       }
     } catch (error) {
       this.#log.warn({ err: error }, 'lease reaper failed');
+    }
+  }
+
+  async #fold(): Promise<void> {
+    try {
+      this.stats.folded += await foldCounters(this.#store);
+    } catch (error) {
+      this.#log.warn({ err: error }, 'counter folder failed');
     }
   }
 

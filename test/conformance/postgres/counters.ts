@@ -3,6 +3,9 @@
  * retention keeps the queue tables vacuumed even when the server's autovacuum is off.
  */
 import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/logger.js';
+import { DEFAULTS } from '../../../src/core/queue-config.js';
+import { Maintainer } from '../../../src/worker/maintenance/maintainer.js';
 import { bruteCounts, claim, declareQueue, enqueue, jobInput, statsOf } from '../../helpers/store-fixtures.js';
 import type { PgTestContext } from './helpers.js';
 
@@ -20,7 +23,7 @@ export function countersSuite(t: PgTestContext): void {
       const before = await statsOf(store, 'q');
       expect(before.counts).toEqual(await bruteCounts(store, 'q'));
 
-      expect(await store.counterFold()).toBeGreaterThan(0);
+      expect(await store.counterFold({ limit: 10_000 })).toBeGreaterThan(0);
       expect(await rows('counter_deltas')).toBe(0);
       const folded = await statsOf(store, 'q');
       expect(folded.counts).toEqual(before.counts);
@@ -31,6 +34,32 @@ export function countersSuite(t: PgTestContext): void {
       expect(after.counts.queued).toBe(before.counts.queued + 1);
       expect(after.totals.enqueued).toBe(6);
       expect(after.counts).toEqual(await bruteCounts(store, 'q'));
+    });
+
+    it('the maintenance leader folds the delta rows on its own timer, without a retention run', async () => {
+      const store = await t.open();
+      await declareQueue(store, 'q');
+      for (let i = 0; i < 20; i++) await enqueue(store, 'q');
+      const deltas = async () => (await t.admin.query(`SELECT count(*)::int AS n FROM "${store.schema}".counter_deltas`)).rows[0].n as number;
+      expect(await deltas()).toBeGreaterThan(0);
+      const before = await statsOf(store, 'q');
+      const maintainer = new Maintainer(store, silentLogger, { queueConfig: async () => ({ ...DEFAULTS }), jobType: () => undefined }, {
+        foldIntervalMs: 50,
+        cleanIntervalMs: 3_600_000,
+      });
+      maintainer.start();
+      try {
+        const deadline = Date.now() + 10_000;
+        while ((await deltas()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        expect(await deltas()).toBe(0);
+        expect(maintainer.stats.folded).toBeGreaterThanOrEqual(20);
+        expect(maintainer.stats.cleaned).toBe(0);
+      } finally {
+        await maintainer.stop();
+      }
+      const after = await statsOf(store, 'q');
+      expect(after.counts).toEqual(before.counts);
+      expect(after.totals).toEqual(before.totals);
     });
 
     it('retention vacuums the queue tables itself when the server runs without autovacuum (at most once a minute)', async () => {
