@@ -228,6 +228,57 @@ export interface StoreEvent {
   readonly queues: readonly string[] | null;
 }
 
+/**
+ * Small configuration records kept by the gateway (API keys, topics, schedules), one table for all kinds.
+ * `version` starts at 1 and grows by one per write: `recordPut` with `expectVersion` is a compare-and-set.
+ */
+export type RecordKind = 'key' | 'topic' | 'schedule';
+
+export interface StoredRecord {
+  readonly kind: RecordKind;
+  readonly name: string;
+  readonly valueJson: string;
+  readonly version: number;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface RecordPutParams {
+  readonly kind: RecordKind;
+  readonly name: string;
+  readonly valueJson: string;
+  /** Absent: write whatever is there. `null`: create only (fails if it exists). A number: only over that version. */
+  readonly expectVersion?: number | null;
+}
+
+/** `ok: false` when `expectVersion` did not match; `record` is then what is stored (null: nothing). */
+export interface RecordPutResult {
+  readonly ok: boolean;
+  readonly created: boolean;
+  readonly record: StoredRecord | null;
+}
+
+export interface AuditEntryInput {
+  /** Who acted: a key id, `admin-token`, `open` (no auth), or a process (`cli`, `library`). */
+  readonly actor: string;
+  /** What was done, dotted: `queue.put`, `dead.replay`, `key.create`, … */
+  readonly action: string;
+  /** What it was done to: a queue, job id, key id, … */
+  readonly target: string;
+  readonly detailJson: string | null;
+}
+
+export interface AuditEntry extends AuditEntryInput {
+  readonly seq: number;
+  readonly at: Date;
+}
+
+export interface AuditPage {
+  /** Newest first. */
+  readonly entries: AuditEntry[];
+  readonly nextCursor: string | null;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   readonly capabilities: StoreCapabilities;
@@ -284,6 +335,16 @@ export interface Store {
   /** Leader election for cluster-wide maintenance. True when `holder` holds `name` until now + ttl. */
   leaderAttempt(params: { name: string; holder: string; ttlMs: number }): Promise<boolean>;
   leaderResign(params: { name: string; holder: string }): Promise<void>;
+
+  recordPut(params: RecordPutParams): Promise<RecordPutResult>;
+  recordGet(params: { kind: RecordKind; name: string }): Promise<StoredRecord | null>;
+  recordList(params: { kind: RecordKind }): Promise<StoredRecord[]>;
+  /** True when a record was removed. */
+  recordDelete(params: { kind: RecordKind; name: string }): Promise<boolean>;
+
+  /** Append to the audit log, committed with the store's next group commit. */
+  auditAppend(params: { entries: readonly AuditEntryInput[] }): Promise<void>;
+  auditList(params: { limit: number; cursor?: string | null }): Promise<AuditPage>;
 
   /** Wake-ups: jobs may have become available. Returns an unsubscribe function. */
   subscribe(listener: (event: StoreEvent) => void): () => void;

@@ -25,6 +25,7 @@ import { idempotencySuite } from './suite/idempotency.js';
 import { insertSuite } from './suite/insert.js';
 import { leaderSuite } from './suite/leader.js';
 import { orderingSuite } from './suite/ordering.js';
+import { recordsSuite } from './suite/records.js';
 import { retentionSuite } from './suite/retention.js';
 import { retrySuite } from './suite/retry.js';
 import { statsSuite } from './suite/stats.js';
@@ -83,6 +84,7 @@ describe('store conformance: postgres', () => {
   stepsSuite(postgres);
   leaderSuite(postgres);
   historySuite(postgres);
+  recordsSuite(postgres);
 });
 
 describe('PostgreSQL-only checks', () => {

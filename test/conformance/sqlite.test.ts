@@ -21,6 +21,7 @@ import { idempotencySuite } from './suite/idempotency.js';
 import { insertSuite } from './suite/insert.js';
 import { leaderSuite } from './suite/leader.js';
 import { orderingSuite } from './suite/ordering.js';
+import { recordsSuite } from './suite/records.js';
 import { retentionSuite } from './suite/retention.js';
 import { retrySuite } from './suite/retry.js';
 import { statsSuite } from './suite/stats.js';
@@ -73,6 +74,7 @@ describe('store conformance: sqlite', () => {
   stepsSuite(sqlite);
   leaderSuite(sqlite);
   historySuite(sqlite);
+  recordsSuite(sqlite);
 });
 
 describe('SQLite-only checks', () => {

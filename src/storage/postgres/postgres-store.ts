@@ -17,6 +17,8 @@ import type { Clock } from '../../core/clock.js';
 import type { Job } from '../../core/job.js';
 import type { QueueConfig } from '../../core/queue-config.js';
 import type {
+  AuditEntryInput,
+  AuditPage,
   ClaimedJob,
   ExpiredLease,
   FencedResult,
@@ -34,12 +36,18 @@ import type {
   JobReplayParams,
   QueueRecord,
   QueueStats,
+  RecordKind,
+  RecordPutParams,
+  RecordPutResult,
   Store,
   StoreCapabilities,
   StoreDurability,
   StoreEvent,
+  StoredRecord,
 } from '../store.js';
+import { auditBefore, auditPage, RECORD_SQL, rowToRecord, type AuditRow, type RecordRow } from '../record-rows.js';
 import { asStoreError, clientConfig, createPool, isConnectFailure, isConnectionError, splitSchema } from './connection.js';
+import * as records from './records.js';
 import { cancelJobs, deleteDead, deleteExpired, deleteExpiredIdempotencyKeys, foldCounters, promoteDue, replayDead } from './job-admin.js';
 import { atomicFailure, AtomicInsertError, decodeCursor, encodeCursor } from '../driver-common.js';
 import { rowToJob, type JobRow } from '../job-rows.js';
@@ -186,6 +194,33 @@ export class PostgresStore implements Store {
     if (this.#clock) return this.#clock.now();
     const rows = await this.#read<{ now: number }>(`SELECT ${nowSql('NULL')} AS now`);
     return Number(rows[0]!.now);
+  }
+
+  // ── records and audit log ─────────────────────────────────────────────────────────────────────────────
+
+  recordPut(params: RecordPutParams): Promise<RecordPutResult> {
+    return this.#tx((ctx) => records.recordPut(ctx, params));
+  }
+
+  async recordGet(params: { kind: RecordKind; name: string }): Promise<StoredRecord | null> {
+    const [row] = await this.#read<RecordRow>(RECORD_SQL.get, [params.kind, params.name]);
+    return row ? rowToRecord(row) : null;
+  }
+
+  async recordList(params: { kind: RecordKind }): Promise<StoredRecord[]> {
+    return (await this.#read<RecordRow>(RECORD_SQL.list, [params.kind])).map(rowToRecord);
+  }
+
+  recordDelete(params: { kind: RecordKind; name: string }): Promise<boolean> {
+    return this.#tx((ctx) => records.recordDelete(ctx, params.kind, params.name));
+  }
+
+  auditAppend(params: { entries: readonly AuditEntryInput[] }): Promise<void> {
+    return this.#tx((ctx) => records.auditAppend(ctx, params.entries));
+  }
+
+  async auditList(params: { limit: number; cursor?: string | null }): Promise<AuditPage> {
+    return auditPage(await this.#read<AuditRow>(RECORD_SQL.auditPage, [auditBefore(params.cursor), params.limit + 1]), params.limit);
   }
 
   /** Fold counter delta rows into the totals (the leader's counter folder calls this every second). */

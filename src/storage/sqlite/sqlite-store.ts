@@ -12,6 +12,8 @@ import type { QueueConfig } from '../../core/queue-config.js';
 import { JOB_STATES } from '../../core/states.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type {
+  AuditEntryInput,
+  AuditPage,
   ClaimedJob,
   ExpiredLease,
   FencedResult,
@@ -29,11 +31,15 @@ import type {
   JobReplayParams,
   QueueRecord,
   QueueStats,
+  RecordKind,
+  RecordPutParams,
+  RecordPutResult,
   StateCounts,
   Store,
   StoreCapabilities,
   StoreDurability,
   StoreEvent,
+  StoredRecord,
 } from '../store.js';
 import { assertDurable, Conn, configureConnection, isBusyError, openDatabase, readDurability, type SqliteDatabase } from './connection.js';
 import { deleteDead, deleteExpired, deleteExpiredIdempotencyKeys, cancelJobs, promoteDue, replayDead } from './job-admin.js';
@@ -51,6 +57,7 @@ import {
 } from './job-writes.js';
 import { deadOrderingKeys, ensureOrderingHead, fillGroupSlots, heldGroups } from './gates.js';
 import { migrate, schemaVersion, LATEST_SCHEMA_VERSION } from './migrations.js';
+import * as records from './records.js';
 import { queueRow, rowToQueue } from './queue-rows.js';
 import { TxContext, WriteCoalescer } from './write-coalescer.js';
 
@@ -380,6 +387,35 @@ export class SqliteStore implements Store {
 
   jobDeleteExpired(params: { limit: number }): Promise<number> {
     return this.#write((ctx) => deleteExpired(ctx, params.limit));
+  }
+
+  // ── records and audit log ─────────────────────────────────────────────────────────────────────────────
+
+  recordPut(params: RecordPutParams): Promise<RecordPutResult> {
+    return this.#write((ctx) => records.recordPut(ctx.conn, ctx.now, params));
+  }
+
+  async recordGet(params: { kind: RecordKind; name: string }): Promise<StoredRecord | null> {
+    this.#assertOpen();
+    return records.recordGet(this.#conn, params.kind, params.name);
+  }
+
+  async recordList(params: { kind: RecordKind }): Promise<StoredRecord[]> {
+    this.#assertOpen();
+    return records.recordList(this.#conn, params.kind);
+  }
+
+  recordDelete(params: { kind: RecordKind; name: string }): Promise<boolean> {
+    return this.#write((ctx) => records.recordDelete(ctx.conn, params.kind, params.name));
+  }
+
+  auditAppend(params: { entries: readonly AuditEntryInput[] }): Promise<void> {
+    return this.#write((ctx) => records.auditAppend(ctx.conn, ctx.now, params.entries));
+  }
+
+  async auditList(params: { limit: number; cursor?: string | null }): Promise<AuditPage> {
+    this.#assertOpen();
+    return records.auditList(this.#conn, params.limit, params.cursor);
   }
 
   /** SQLite's counters are upserted per (queue, name) in each transaction (one writer): nothing to fold. */
