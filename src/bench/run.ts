@@ -1,7 +1,8 @@
 /**
  * `spool bench`: runs the standard workloads against a fresh store per repetition, reports medians with
  * min–max, and reads the durability settings back from the store it measured. Progress goes to stderr;
- * the table (or, with --json, one JSON array) to stdout.
+ * the table (or, with --json, one JSON array) to stdout. `--processes N` runs the consuming side of W3 and W5
+ * in N worker processes (./consumers.ts); those rows are labelled `W3×Np`, `W5×Np`.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -18,6 +19,8 @@ export interface BenchFlags {
   readonly workload: string;
   readonly reps: string;
   readonly scale: string;
+  /** Comma-separated worker-process counts for W3 and W5 (1: in-process, the standard workloads). */
+  readonly processes?: string;
   readonly json?: boolean;
 }
 
@@ -25,13 +28,20 @@ export interface BenchFlags {
 const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'S1'] as const;
 type WorkloadId = (typeof WORKLOADS)[number];
 const S1_BACKLOG = 1_000_000;
+/** The workloads whose consuming side can run in worker processes. */
+const MULTI_PROCESS: ReadonlySet<WorkloadId> = new Set(['W3', 'W5']);
+const MAX_PROCESSES = 16;
 
 export async function runBench(flags: BenchFlags): Promise<void> {
   const selected = parseWorkloads(flags.workload);
   const reps = positiveInt('--reps', flags.reps);
   const scale = Number(flags.scale);
   if (!Number.isFinite(scale) || scale <= 0 || scale > 10) throw new InvalidArgumentError(`--scale must be a number in (0, 10], got "${flags.scale}"`);
-  const bench = new Bench(flags.db, reps, scale);
+  const processes = parseProcesses(flags.processes ?? '1');
+  if (!processes.every((p) => p === 1) && ![...selected].some((id) => MULTI_PROCESS.has(id))) {
+    throw new InvalidArgumentError(`--processes applies to ${[...MULTI_PROCESS].join(' and ')}; none of them is selected`);
+  }
+  const bench = new Bench(flags.db, reps, scale, processes);
   const rows: BenchRow[] = [];
   for (const id of WORKLOADS) if (selected.has(id)) rows.push(...(await bench.run(id)));
   process.stdout.write(flags.json ? `${JSON.stringify(rows, null, 2)}\n` : formatTable(rows));
@@ -40,15 +50,19 @@ export async function runBench(flags: BenchFlags): Promise<void> {
 class Bench {
   readonly #reps: number;
   readonly #scale: number;
+  readonly #processes: readonly number[];
   readonly #kind: 'sqlite' | 'postgres';
   /** SQLite: the path prefix of the per-run files. PostgreSQL: the database URL the per-run schemas go in. */
   readonly #base: string;
   readonly #results = new Map<string, BenchRow>();
+  /** Worker-process rows: the handler runs per process, one list per repetition. */
+  readonly #handled = new Map<string, (readonly number[])[]>();
   #files = 0;
 
-  constructor(db: string | undefined, reps: number, scale: number) {
+  constructor(db: string | undefined, reps: number, scale: number, processes: readonly number[]) {
     this.#reps = reps;
     this.#scale = scale;
+    this.#processes = processes;
     const target = parseStoreUrl(db ?? 'sqlite:./.spool/bench/bench.db');
     this.#kind = target.kind;
     if (target.kind === 'postgres') {
@@ -69,14 +83,25 @@ class Bench {
       case 'W2':
         return [await this.#repeat('W2', enqueueBulk)];
       case 'W3':
-        return [await this.#repeat('W3', (ctx) => drain(ctx))];
+        return this.#perProcessCount('W3', (ctx, processes) => drain(ctx, { processes }));
       case 'W4':
         return [await this.#repeat('W4', latency)];
       case 'W5':
-        return [await this.#repeat('W5', sustained)];
+        return this.#perProcessCount('W5', (ctx, processes) => sustained(ctx, { processes }));
       case 'S1':
         return this.#backlogScale();
     }
+  }
+
+  /** W3, W5: one row per worker-process count asked for; 1 is the standard in-process workload. */
+  async #perProcessCount(id: 'W3' | 'W5', workload: (ctx: WorkloadContext, processes: number) => Promise<RunResult>): Promise<BenchRow[]> {
+    const rows: BenchRow[] = [];
+    for (const processes of this.#processes) {
+      const row = await this.#repeat(processes === 1 ? id : `${id}×${processes}p`, (ctx) => workload(ctx, processes));
+      if (processes > 1) row.notes = processNotes(processes, this.#kind, row, this.#handled.get(row.workload) ?? []);
+      rows.push(row);
+    }
+    return rows;
   }
 
   /** Run one workload `reps` times, each on a fresh store, and fold the repetitions into one row. */
@@ -88,6 +113,7 @@ class Bench {
         durability = d;
         const result = await workload(ctx);
         runs.push(result);
+        if (result.handledPerProcess) this.#handled.set(id, [...(this.#handled.get(id) ?? []), result.handledPerProcess]);
         progress(`${id} rep ${rep}/${this.#reps}: ${describe(result)}`);
       });
     }
@@ -135,7 +161,7 @@ class Bench {
   }
 
   async #withStore(id: string, body: (ctx: WorkloadContext, durability: BenchRow['durability']) => Promise<void>): Promise<void> {
-    const run = `${process.pid}_${id}_${++this.#files}`.toLowerCase();
+    const run = `${process.pid}_${id}_${++this.#files}`.toLowerCase().replace(/[^a-z0-9_]+/g, 'x'); // W3×2p → w3x2p
     const location = this.#kind === 'sqlite' ? `sqlite:${this.#base}-${run}.db` : withSchema(this.#base, `${SCHEMA_PREFIX}${run}`);
     await removeScratchStore(location, SCHEMA_PREFIX);
     const spool = await Spool.open(location);
@@ -145,7 +171,7 @@ class Bench {
       const filesystem = d.path ? filesystemOf(d.path) : null;
       if (filesystem === 'tmpfs' || filesystem === 'ramfs') progress(`warning: ${d.path} is on ${filesystem}; this run is not a durable result`);
       await spool.declareQueue(QUEUE, { concurrency: 32 });
-      await body({ spool, scale: this.#scale, progress }, { ...d, filesystem });
+      await body({ spool, location, scale: this.#scale, progress }, { ...d, filesystem });
     } finally {
       await spool.close({ graceMs: 1000 });
       await removeScratchStore(location, SCHEMA_PREFIX);
@@ -199,8 +225,17 @@ function fold(workload: string, store: 'sqlite' | 'postgres', runs: readonly Run
   };
 }
 
+/** What a worker-process row measured, and how the handler runs split between the processes. */
+function processNotes(processes: number, kind: 'sqlite' | 'postgres', row: BenchRow, handled: readonly (readonly number[])[]): string {
+  const split = handled.map((h) => h.map((x) => x.toLocaleString('en-US')).join(' + ')).join('; ');
+  const store = kind === 'sqlite' ? 'one SQLite file (the processes take turns on its single write lock)' : 'one PostgreSQL schema';
+  const what = row.workload.startsWith('W3') ? 'the backlog is prefilled' : 'the producer runs';
+  return `${processes} worker processes (each concurrency 32, no-op handler) on ${store}; ${what} in the bench process, which polls the counters; handler runs per process by rep: ${split}`;
+}
+
 function describe(r: RunResult): string {
   const parts = [`${r.jobsPerSec.toLocaleString('en-US')} jobs/s (n=${r.n})`];
+  if (r.handledPerProcess) parts.push(`handler runs per process ${r.handledPerProcess.join(' + ')}`);
   if (r.callLatencyMs) parts.push(`call p50 ${r.callLatencyMs.p50} ms p99 ${r.callLatencyMs.p99} ms`);
   if (r.latencyMs) parts.push(`enqueue→start p50 ${r.latencyMs.p50} p95 ${r.latencyMs.p95} p99 ${r.latencyMs.p99} ms`);
   if (r.backlogEnd !== undefined) parts.push(`backlog ${r.backlogEnd}`);
@@ -217,6 +252,13 @@ function parseWorkloads(list: string): Set<WorkloadId> {
   const unknown = ids.filter((id) => !known.has(id));
   if (unknown.length > 0 || ids.length === 0) throw new InvalidArgumentError(`unknown workload "${unknown.join(',') || list}" (known: ${WORKLOADS.join(', ')})`);
   return new Set(ids as WorkloadId[]);
+}
+
+function parseProcesses(list: string): number[] {
+  const counts = list.split(',').map((s) => s.trim());
+  const bad = counts.filter((c) => !/^\d+$/.test(c) || Number(c) < 1 || Number(c) > MAX_PROCESSES);
+  if (bad.length > 0 || counts.length === 0) throw new InvalidArgumentError(`--processes takes worker-process counts from 1 to ${MAX_PROCESSES} (e.g. 2, or 1,2), got "${list}"`);
+  return [...new Set(counts.map(Number))];
 }
 
 function positiveInt(name: string, value: string): number {

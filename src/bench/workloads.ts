@@ -1,10 +1,12 @@
 /**
  * The standard workloads of ../shared/BENCHMARKS.md, each one repetition on a fresh store. Every job is
  * `{seq, sentAt, text}` with a 200-character text, handled by a no-op async handler; commits are durable.
- * Timings use performance.now(); the producer and the workers share this process.
+ * Timings use performance.now(); the producer and the workers share this process, except that W3 and W5 can
+ * consume in separate worker processes (`processes` > 1, see ./consumers.ts).
  */
 import type { Spool } from '../spool.js';
 import type { JobContext } from '../worker/handler.js';
+import { prepareConsumers, type Consumers } from './consumers.js';
 import { closedLoop, now, round, Samples, sleep } from './measure.js';
 
 export const QUEUE = 'bench';
@@ -18,14 +20,23 @@ export interface RunResult {
   readonly latencyMs?: { p50: number; p95: number; p99: number };
   readonly callLatencyMs?: { p50: number; p99: number };
   readonly backlogEnd?: number;
+  /** With worker processes: the handler runs each process made. */
+  readonly handledPerProcess?: readonly number[];
 }
 
 export interface WorkloadContext {
   /** A fresh store (new file) with the bench queue declared. */
   readonly spool: Spool;
+  /** The store URL `spool` was opened with (worker processes open it too). */
+  readonly location: string;
   /** Multiplies sizes and durations (quick runs). */
   readonly scale: number;
   readonly progress: (message: string) => void;
+}
+
+/** How W3 and W5 consume: 1 = a worker in this process (the standard workloads); N > 1 = N worker processes. */
+export interface ConsumeOptions {
+  readonly processes?: number;
 }
 
 export const payload = (seq: number) => ({ seq, sentAt: Date.now(), text: TEXT });
@@ -62,19 +73,28 @@ export async function enqueueBulk(ctx: WorkloadContext): Promise<RunResult> {
 
 // ── W3: drain ──────────────────────────────────────────────────────────────────────────────────────────
 
-export async function drain(ctx: WorkloadContext, options: { prefilled?: number } = {}): Promise<RunResult> {
+export async function drain(ctx: WorkloadContext, options: { prefilled?: number } & ConsumeOptions = {}): Promise<RunResult> {
   const { spool } = ctx;
   const n = options.prefilled ?? scaled(50_000, ctx.scale);
   if (options.prefilled === undefined) await fill(spool, QUEUE, n);
   const before = await completedAndWaiting(spool, QUEUE);
   if (before.waiting !== n) throw new Error(`W3: expected ${n} queued jobs before the drain, found ${before.waiting}`);
-  spool.handle(QUEUE, noop);
-  const start = now();
-  const worker = await spool.work({ queues: [QUEUE], concurrency: CONCURRENCY });
-  await waitUntil(spool, QUEUE, (s) => s.completed >= before.completed + n);
-  const seconds = (now() - start) / 1000;
-  await worker.stop();
-  return { n, jobsPerSec: round(n / seconds) };
+  const consumers = await consumersFor(ctx, options);
+  let handledPerProcess: readonly number[] | null;
+  let seconds: number;
+  try {
+    const start = now();
+    await consumers.start();
+    await waitUntil(spool, QUEUE, (s) => s.completed >= before.completed + n, consumers);
+    seconds = (now() - start) / 1000;
+  } finally {
+    handledPerProcess = await consumers.stop();
+  }
+  const after = await completedAndWaiting(spool, QUEUE);
+  if (after.completed !== before.completed + n || after.waiting !== 0) {
+    throw new Error(`W3: after the drain ${after.completed - before.completed} of ${n} jobs are completed and ${after.waiting} not finished`);
+  }
+  return { n, jobsPerSec: round(n / seconds), ...(handledPerProcess ? { handledPerProcess } : {}) };
 }
 
 // ── W4: latency at a fixed rate ────────────────────────────────────────────────────────────────────────
@@ -114,21 +134,31 @@ export async function latency(ctx: WorkloadContext): Promise<RunResult> {
 
 // ── W5: sustained producer + workers ───────────────────────────────────────────────────────────────────
 
-export async function sustained(ctx: WorkloadContext): Promise<RunResult> {
+export async function sustained(ctx: WorkloadContext, options: ConsumeOptions = {}): Promise<RunResult> {
   const { spool } = ctx;
   const durationMs = Math.max(1000, 20_000 * ctx.scale);
-  spool.handle(QUEUE, noop);
-  const worker = await spool.work({ queues: [QUEUE], concurrency: CONCURRENCY });
-  const before = await completedAndWaiting(spool, QUEUE);
-  const start = now();
-  const deadline = start + durationMs;
-  const produced = await closedLoop(IN_FLIGHT, Number.MAX_SAFE_INTEGER, (seq) => spool.enqueue(QUEUE, payload(seq)).then(() => undefined), () => now() >= deadline);
-  const seconds = (now() - start) / 1000;
-  const after = await completedAndWaiting(spool, QUEUE);
-  await worker.stop({ graceMs: 5000 });
+  const consumers = await consumersFor(ctx, options);
+  let handledPerProcess: readonly number[] | null;
+  let seconds: number;
+  let produced: number;
+  let before: Progress;
+  let after: Progress;
+  try {
+    await consumers.start();
+    before = await completedAndWaiting(spool, QUEUE);
+    const start = now();
+    const deadline = start + durationMs;
+    const stop = () => now() >= deadline || consumers.failure() !== undefined;
+    produced = await closedLoop(IN_FLIGHT, Number.MAX_SAFE_INTEGER, (seq) => spool.enqueue(QUEUE, payload(seq)).then(() => undefined), stop);
+    seconds = (now() - start) / 1000;
+    throwIfFailed(consumers);
+    after = await completedAndWaiting(spool, QUEUE);
+  } finally {
+    handledPerProcess = await consumers.stop({ graceMs: 5000 });
+  }
   const completed = after.completed - before.completed;
   ctx.progress(`W5: produced ${produced}, completed ${completed}, backlog ${after.waiting}`);
-  return { n: completed, jobsPerSec: round(completed / seconds), backlogEnd: after.waiting };
+  return { n: completed, jobsPerSec: round(completed / seconds), backlogEnd: after.waiting, ...(handledPerProcess ? { handledPerProcess } : {}) };
 }
 
 // ── S1: backlog scale ──────────────────────────────────────────────────────────────────────────────────
@@ -185,12 +215,26 @@ async function expectWaiting(spool: Spool, queue: string, expected: number): Pro
   if (waiting !== expected) throw new Error(`${queue}: ${expected} jobs were acknowledged but ${waiting} are stored`);
 }
 
-/** Poll the maintained counters (cheap: no job-table scan) until `done` holds; 10 minutes at most. */
-async function waitUntil(spool: Spool, queue: string, done: (p: Progress) => boolean): Promise<void> {
+function throwIfFailed(consumers: Consumers): void {
+  const failure = consumers.failure();
+  if (failure) throw failure;
+}
+
+function consumersFor(ctx: WorkloadContext, options: ConsumeOptions): Promise<Consumers> {
+  return prepareConsumers({ spool: ctx.spool, location: ctx.location, queue: QUEUE, concurrency: CONCURRENCY, processes: options.processes ?? 1, progress: ctx.progress });
+}
+
+/**
+ * Poll the maintained counters (cheap: no job-table scan) until `done` holds; 10 minutes at most. Every 1 ms
+ * while the worker shares this process; every 5 ms while worker processes run (this process would otherwise
+ * take a good part of one of the machine's two cores away from them). A failed worker process ends the wait.
+ */
+async function waitUntil(spool: Spool, queue: string, done: (p: Progress) => boolean, consumers?: Consumers): Promise<void> {
   const deadline = Date.now() + 600_000;
   for (;;) {
+    if (consumers) throwIfFailed(consumers);
     if (done(await completedAndWaiting(spool, queue))) return;
     if (Date.now() > deadline) throw new Error(`${queue}: gave up waiting after 10 minutes`);
-    await sleep(1);
+    await sleep(consumers?.pollMs ?? 1);
   }
 }

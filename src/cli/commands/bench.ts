@@ -11,9 +11,10 @@ export function registerBench(program: Command): void {
     .option('--workload <ids>', 'comma-separated workloads', 'W1,W2,W3,W4,W5,S1')
     .option('--reps <n>', 'repetitions per workload (median reported)', '3')
     .option('--scale <f>', 'multiply every workload size by this factor (quick runs)', '1')
+    .option('--processes <n>', 'W3 and W5 consume in N separate worker processes (rows W3×Np, W5×Np); a list such as 1,2 runs each (1: in-process)', '1')
     .option('--json', 'print one JSON array on stdout')
     .action(
-      action(async (flags: { db?: string; workload: string; reps: string; scale: string; json?: boolean }) => {
+      action(async (flags: { db?: string; workload: string; reps: string; scale: string; processes: string; json?: boolean }) => {
         await runBench(flags);
       }),
     );
