@@ -167,6 +167,14 @@ export class Spool {
   }
 
   /**
+   * Check an enqueue exactly as `enqueue` would before writing (queue name, options, the job type's payload
+   * schema) and write nothing: throws the same error. The HTTP API's dry runs and batch pre-checks use it.
+   */
+  validateEnqueue(queue: string, payload: unknown, options: EnqueueOptions = {}): void {
+    prepareInsert({ ...options, queue, payload }, this.#types);
+  }
+
+  /**
    * Enqueue several jobs in one transaction. Without `atomic`, each item succeeds or fails on its own
    * (the result array holds an Error for a failed item only when `settle` is used; otherwise the first
    * failure rejects). With `tx`, the jobs commit or roll back with the caller's transaction.

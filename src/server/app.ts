@@ -1,25 +1,214 @@
 /**
- * The HTTP server (Fastify). At this stage: `/healthz` (process alive) and `/readyz` (store reachable,
- * migrations applied). The v1 API arrives with the gateway; routes translate HTTP to engine calls only.
+ * The HTTP server's spine (Fastify 5): strict request validation (no type coercion in bodies), the one
+ * JSON body parser, problem+json for every error (ours and Fastify's: 404, 405, 413, 415, malformed JSON,
+ * schema violations, oversized headers), request ids and one log line per request, the shutdown gate,
+ * the OpenAPI document, and the route modules under routes/. Routes translate HTTP to facade calls only.
+ *
+ * Extension points: every /v1 route declares `config: {scope, queueParam?}` (route-config.ts; registering a
+ * /v1 route without a scope throws), so the auth plugin is one onRequest hook; further route modules
+ * register beside the ones in `registerRoutes`.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import swagger from '@fastify/swagger';
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { ShuttingDownError } from '../core/errors.js';
 import type { Spool } from '../spool.js';
+import { AcceptPath } from './accept.js';
+import { JobWaiter } from './job-waiter.js';
+import { parseJsonBody } from './json-body.js';
+import { HttpProblem, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX, sendProblem, toProblem } from './problem.js';
+import { QueueMonitor } from './queue-monitor.js';
+import { deadRoutes } from './routes/dead.js';
+import { healthRoutes } from './routes/health.js';
+import { jobRoutes } from './routes/jobs.js';
+import { queueRoutes } from './routes/queues.js';
+import './route-config.js';
 
-export function buildApp(spool: Spool, opts: { state: { shuttingDown: boolean } }): FastifyInstance {
-  const app = Fastify({
-    logger: false,
-    requestTimeout: 60_000,
-    bodyLimit: Number(process.env['SPOOL_MAX_BODY_BYTES'] ?? 10 * 1024 * 1024),
+const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
+
+export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** Longer than the longest long poll (waitSeconds ≤ 30) plus a slow commit. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+/** Slowloris guard: the request head must arrive within this. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
+
+export interface ServerState {
+  /** Set when the server begins to stop: /v1 answers 503 and /readyz 503 from then on. */
+  shuttingDown: boolean;
+}
+
+export interface AppOptions {
+  readonly state?: ServerState;
+  /** A pino logger (the request log and errors); none: silent. */
+  readonly logger?: FastifyBaseLogger;
+  /** Whole-body cap; default SPOOL_MAX_BODY_BYTES, else 10 MiB. */
+  readonly maxBodyBytes?: number;
+  readonly requestTimeoutMs?: number;
+  readonly headersTimeoutMs?: number;
+  /** Check every response body against its documented schema (tests): a mismatch is a 500. */
+  readonly validateResponses?: boolean;
+}
+
+/** What route modules get: the facade and the server's helpers around it. */
+export interface ServerContext {
+  readonly spool: Spool;
+  readonly state: ServerState;
+  readonly monitor: QueueMonitor;
+  readonly accept: AcceptPath;
+  readonly waiter: JobWaiter;
+}
+
+export function maxBodyBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env['SPOOL_MAX_BODY_BYTES'];
+  if (text === undefined || text === '') return DEFAULT_MAX_BODY_BYTES;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`SPOOL_MAX_BODY_BYTES must be a positive integer, not "${text}"`);
+  return n;
+}
+
+function newAjv(kind: 'body' | 'querystring'): Ajv {
+  const ajv = new Ajv({
+    allErrors: true,
+    strict: false,
+    // Bodies are JSON: "5" is not a number. Query strings are text: `?limit=5` must become 5.
+    coerceTypes: kind === 'querystring',
+    useDefaults: kind === 'querystring',
+    removeAdditional: false,
   });
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    if (opts.state.shuttingDown) return reply.code(503).send({ status: 'shutting down' });
+  (addFormats as unknown as (a: Ajv) => void)(ajv);
+  return ajv;
+}
+
+/** Wrap a facade in the HTTP server; `listen` it, or call `ready()` to read `/openapi.json` without listening. */
+export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstance {
+  const state = options.state ?? { shuttingDown: false };
+  const maxBodyBytes = options.maxBodyBytes ?? maxBodyBytesFromEnv();
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: maxBodyBytes,
+    requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    // One line per request, from the onResponse hook below, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: false,
+    routerOptions: { maxParamLength: 200 },
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
+    },
+    clientErrorHandler: answerClientError,
+  });
+  app.server.headersTimeout = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+
+  const monitor = new QueueMonitor(spool);
+  const waiter = new JobWaiter(spool);
+  const ctx: ServerContext = { spool, state, monitor, accept: new AcceptPath(spool, monitor), waiter };
+
+  // Validation: strict bodies, params and headers; coerced query strings.
+  const strict = newAjv('body');
+  const query = newAjv('querystring');
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'querystring' ? query : strict).compile(schema));
+  const responses = options.validateResponses ? newAjv('body') : null;
+  app.setSerializerCompiler(({ schema, url, method, httpStatus }) => {
+    if (!responses) return (data) => JSON.stringify(data);
+    const check: ValidateFunction = responses.compile(schema);
+    return (data) => {
+      if (!check(data)) throw new Error(`response of ${method} ${url} ${httpStatus} breaks its schema: ${responses.errorsText(check.errors)}`);
+      return JSON.stringify(data);
+    };
+  });
+
+  // Bodies: JSON only (text/plain and the rest are 415).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     try {
-      await spool.store.ping();
-      return { status: 'ready', store: spool.store.kind };
+      done(null, parseJsonBody(body as string));
     } catch (error) {
-      return reply.code(503).send({ status: 'unavailable', detail: (error as Error).message });
+      done(error as Error, undefined);
     }
   });
+
+  // Routes: /v1 ones must say what scope they need; every route is remembered for 405 answers.
+  const routes: Array<{ methods: string[]; pattern: RegExp }> = [];
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/v1/') && !route.config?.scope) throw new Error(`route ${String(route.method)} ${route.url} declares no config.scope`);
+    const methods = (Array.isArray(route.method) ? route.method : [route.method]).map(String);
+    const pattern = new RegExp(`^${route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z]+/g, '[^/]+')}$`);
+    routes.push({ methods, pattern });
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    if (state.shuttingDown && req.url.startsWith('/v1')) {
+      reply.header('connection', 'close');
+      throw new ShuttingDownError('the server is shutting down: retry on another node or after the restart');
+    }
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const level = reply.statusCode >= 500 ? 'error' : 'info';
+    req.log[level](
+      { method: req.method, route: req.routeOptions.url ?? null, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      'request',
+    );
+  });
+
+  app.setErrorHandler((error, req, reply) => {
+    const problem = toProblem(error);
+    if (problem.status >= 500 && problem.type === `${PROBLEM_TYPE_PREFIX}internal-error`) req.log.error({ err: error }, 'request failed');
+    return sendProblem(reply, problem);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? '';
+    const allowed = new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods));
+    if (allowed.size > 0) {
+      const allow = [...allowed].sort().join(', ');
+      return sendProblem(reply, toProblem(new HttpProblem('method-not-allowed', `${req.method} is not allowed on ${path} (allowed: ${allow})`, { headers: { allow } })));
+    }
+    return sendProblem(reply, new HttpProblem('not-found', `no route ${req.method} ${path}`).problem);
+  });
+
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Spool HTTP API',
+        version: '1',
+        description: 'Queue-first job service. Errors are RFC 9457 application/problem+json. See docs/http.md.',
+      },
+    },
+    hideUntagged: false,
+  });
+  app.register(async (scope) => {
+    healthRoutes(scope, ctx);
+    queueRoutes(scope, ctx);
+    jobRoutes(scope, ctx);
+    deadRoutes(scope, ctx);
+  });
+  app.addHook('onClose', async () => waiter.abortAll());
   return app;
+}
+
+/** Errors Node's HTTP parser raises before Fastify sees a request (oversized or broken heads). */
+function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const status = tooLarge ? 431 : timeout ? 408 : 400;
+  const body = JSON.stringify({
+    type: PROBLEM_TYPE_PREFIX + (tooLarge ? 'header-fields-too-large' : timeout ? 'request-timeout' : 'invalid-request'),
+    title: tooLarge ? 'Request header fields too large' : timeout ? 'Request timeout' : 'Bad request',
+    status,
+    detail: tooLarge ? 'the request head is larger than the server accepts' : timeout ? 'the request took too long to arrive' : 'the request could not be parsed as HTTP',
+  });
+  const reason = tooLarge ? 'Request Header Fields Too Large' : timeout ? 'Request Timeout' : 'Bad Request';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

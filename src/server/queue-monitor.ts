@@ -1,0 +1,133 @@
+/**
+ * The server's short-lived view of queues: each queue's record and stats, fetched through the facade
+ * (`spool.getQueue` / `listQueues`, which read maintained counters, never a scan) and kept for at most
+ * CACHE_MS so the accept path's checks (requireIdempotencyKey, schema, admission) cost no store round trip
+ * per request. Jobs this node accepted since the fetch are added to the cached depth, so a burst cannot
+ * overshoot `admission.maxDepth` by more than other nodes' acceptances within one CACHE_MS.
+ *
+ * It also keeps a few samples of each queue's monotonic totals to derive throughput and failure rates
+ * (per node: rates appear once this node has read a queue's stats twice, at least a second apart).
+ * Called by the accept path and the queue routes; writes nothing.
+ */
+import type { QueueStats } from '../storage/store.js';
+import type { QueueInfo, Spool } from '../spool.js';
+
+export const CACHE_MS = 250;
+const RATE_WINDOW_MS = 60_000;
+const MIN_SAMPLE_GAP_MS = 1_000;
+const MAX_SAMPLE_AGE_MS = 5 * 60_000;
+
+interface Sample {
+  readonly at: number;
+  readonly totals: QueueStats['totals'];
+}
+
+export interface QueueRates {
+  readonly windowSeconds: number;
+  readonly enqueuedPerSecond: number;
+  readonly completedPerSecond: number;
+  readonly failedPerSecond: number;
+  readonly deadPerSecond: number;
+  readonly failureRate: number | null;
+}
+
+interface Entry {
+  info: QueueInfo;
+  fetchedAt: number;
+  acceptedSince: number;
+}
+
+export class QueueMonitor {
+  readonly #spool: Spool;
+  readonly #entries = new Map<string, Entry>();
+  readonly #pending = new Map<string, Promise<QueueInfo>>();
+  readonly #samples = new Map<string, Sample[]>();
+
+  constructor(spool: Spool) {
+    this.#spool = spool;
+  }
+
+  /** The queue (throws QueueNotFoundError), at most CACHE_MS old unless `fresh`. */
+  async get(name: string, options: { fresh?: boolean } = {}): Promise<QueueInfo> {
+    const entry = this.#entries.get(name);
+    if (!options.fresh && entry && Date.now() - entry.fetchedAt < CACHE_MS) return entry.info;
+    let pending = this.#pending.get(name);
+    if (!pending) {
+      pending = this.#spool.getQueue(name).then(
+        (info) => {
+          this.#pending.delete(name);
+          this.#remember(info);
+          return info;
+        },
+        (error: unknown) => {
+          this.#pending.delete(name);
+          this.#entries.delete(name);
+          throw error;
+        },
+      );
+      this.#pending.set(name, pending);
+    }
+    return pending;
+  }
+
+  async list(): Promise<QueueInfo[]> {
+    const all = await this.#spool.listQueues();
+    for (const info of all) this.#remember(info);
+    return all;
+  }
+
+  /** Waiting jobs (queued + retrying) as last fetched, plus what this node accepted since. */
+  waitingOf(name: string, info: QueueInfo): number {
+    const counts = info.stats.counts;
+    return counts.queued + counts.retrying + (this.#entries.get(name)?.acceptedSince ?? 0);
+  }
+
+  noteAccepted(name: string, count: number): void {
+    const entry = this.#entries.get(name);
+    if (entry) entry.acceptedSince += count;
+  }
+
+  /** Forget the cached record (after this node changed the queue). */
+  invalidate(name: string): void {
+    this.#entries.delete(name);
+  }
+
+  rates(name: string): QueueRates | null {
+    const samples = this.#samples.get(name);
+    if (!samples || samples.length < 2) return null;
+    const last = samples[samples.length - 1]!;
+    // The oldest sample inside the window, else the newest before it.
+    let base: Sample | undefined;
+    for (const s of samples) {
+      if (last.at - s.at < MIN_SAMPLE_GAP_MS) break;
+      base = s;
+      if (last.at - s.at <= RATE_WINDOW_MS) break;
+    }
+    if (!base) return null;
+    const seconds = (last.at - base.at) / 1000;
+    const d = (k: keyof QueueStats['totals']) => Math.max(0, last.totals[k] - base.totals[k]);
+    const finished = d('failed') + d('completed');
+    const round = (n: number) => Math.round(n * 1000) / 1000;
+    return {
+      windowSeconds: round(seconds),
+      enqueuedPerSecond: round(d('enqueued') / seconds),
+      completedPerSecond: round(d('completed') / seconds),
+      failedPerSecond: round(d('failed') / seconds),
+      deadPerSecond: round(d('dead') / seconds),
+      failureRate: finished > 0 ? round(d('failed') / finished) : null,
+    };
+  }
+
+  #remember(info: QueueInfo): void {
+    const now = Date.now();
+    this.#entries.set(info.name, { info, fetchedAt: now, acceptedSince: 0 });
+    let samples = this.#samples.get(info.name);
+    if (!samples) this.#samples.set(info.name, (samples = []));
+    const last = samples[samples.length - 1];
+    if (last && now - last.at < MIN_SAMPLE_GAP_MS) return;
+    samples.push({ at: now, totals: info.stats.totals });
+    // Keep the window plus one older sample (the base when reads are rare), and nothing older than 5 min.
+    while (samples.length > 2 && (now - samples[1]!.at > RATE_WINDOW_MS || now - samples[0]!.at > MAX_SAMPLE_AGE_MS)) samples.shift();
+    if (samples.length > 120) samples.splice(0, samples.length - 120);
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Queues: `PUT /v1/queues/{queue}` (create or update, idempotent: 201 / 200), `GET /v1/queues`,
+ * `GET /v1/queues/{queue}` (settings and live stats), `POST …/pause` and `…/resume`.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Static } from 'typebox';
+import { ValidationError, type FieldError } from '../../core/errors.js';
+import type { QueueConfig } from '../../core/queue-config.js';
+import { compileSchema, escapePointer } from '../../core/validation.js';
+import type { ServerContext } from '../app.js';
+import { access } from '../route-config.js';
+import { errorResponses, jsonResponse, QueueBody, QueueListSchema, QueueParams, QueueSchema } from '../schemas/index.js';
+import { queueJson } from '../views.js';
+
+type Params = Static<typeof QueueParams>;
+
+export function queueRoutes(app: FastifyInstance, { spool, monitor }: ServerContext): void {
+  const answer = async (name: string) => {
+    const info = await monitor.get(name, { fresh: true });
+    return queueJson(info, monitor.rates(name));
+  };
+
+  app.put<{ Params: Params; Body: QueueConfig }>(
+    '/v1/queues/:queue',
+    {
+      config: access.adminQueue,
+      // An empty PUT declares a queue with every default.
+      preValidation: async (req) => {
+        if (req.body === undefined || req.body === null) req.body = {};
+      },
+      schema: {
+        summary: 'Create or update a queue (idempotent)',
+        params: QueueParams,
+        body: QueueBody,
+        response: {
+          200: jsonResponse('updated', QueueSchema),
+          201: jsonResponse('created', QueueSchema),
+          ...errorResponses(400, 413, 415, 422, 503),
+        },
+      },
+    },
+    async (req, reply) => {
+      const name = req.params.queue;
+      checkSchemas(req.body);
+      const declared = await spool.declareQueue(name, req.body);
+      monitor.invalidate(name);
+      const body = await answer(name);
+      if (declared.created) reply.header('location', `/v1/queues/${encodeURIComponent(name)}`);
+      return reply.code(declared.created ? 201 : 200).send(body);
+    },
+  );
+
+  app.get(
+    '/v1/queues',
+    {
+      config: access.readQueues,
+      schema: { summary: 'List queues with their stats', response: { 200: jsonResponse('the queues', QueueListSchema), ...errorResponses(503) } },
+    },
+    async () => {
+      const all = await monitor.list();
+      return { queues: all.map((info) => queueJson(info, monitor.rates(info.name))) };
+    },
+  );
+
+  app.get<{ Params: Params }>(
+    '/v1/queues/:queue',
+    {
+      config: access.readQueue,
+      schema: { summary: 'A queue: settings and live stats', params: QueueParams, response: { 200: jsonResponse('the queue', QueueSchema), ...errorResponses(400, 404, 503) } },
+    },
+    async (req) => answer(req.params.queue),
+  );
+
+  for (const action of ['pause', 'resume'] as const) {
+    app.post<{ Params: Params }>(
+      `/v1/queues/:queue/${action}`,
+      {
+        config: access.adminQueue,
+        schema: {
+          summary: action === 'pause' ? 'Stop claiming jobs of the queue (enqueue keeps working)' : 'Resume claiming jobs of the queue',
+          params: QueueParams,
+          response: { 200: jsonResponse('the queue', QueueSchema), ...errorResponses(400, 404, 503) },
+        },
+      },
+      async (req) => {
+        const name = req.params.queue;
+        if (action === 'pause') await spool.pauseQueue(name);
+        else await spool.resumeQueue(name);
+        monitor.invalidate(name);
+        return answer(name);
+      },
+    );
+  }
+}
+
+/** A payload `schema` or contract that is not a usable JSON Schema is refused at declaration (422), not at enqueue. */
+function checkSchemas(config: QueueConfig): void {
+  const errors: FieldError[] = [];
+  const check = (schema: unknown, path: string) => {
+    if (!schema || typeof schema !== 'object' || Array.isArray(schema)) {
+      errors.push({ path, message: 'must be a JSON Schema object' });
+      return;
+    }
+    try {
+      compileSchema(schema);
+    } catch (error) {
+      errors.push({ path, message: (error as Error).message });
+    }
+  };
+  if (config.schema) check(config.schema, '/schema');
+  for (const [type, versions] of Object.entries(config.contracts ?? {})) {
+    for (const [version, schema] of Object.entries(versions)) {
+      const path = `/contracts/${escapePointer(type)}/${escapePointer(version)}`;
+      if (!/^[1-9][0-9]{0,6}$/.test(version)) errors.push({ path, message: 'contract versions are integers ≥ 1' });
+      else check(schema, path);
+    }
+  }
+  if (errors.length > 0) throw new ValidationError(`queue config is invalid: ${errors[0]!.path} ${errors[0]!.message}`, errors);
+}

@@ -1,0 +1,68 @@
+/**
+ * Schema pieces every route module uses: the problem document, timestamps, nullable values, path
+ * parameters, and `errorResponses()` which documents a route's problem answers in the OpenAPI document.
+ * The same TypeBox objects validate requests (app.ts's validator compiler) and describe responses.
+ */
+import { Type, type TSchema } from 'typebox';
+import { QUEUE_NAME_PATTERN } from '../../core/queue-config.js';
+import { PROBLEM_CONTENT_TYPE } from '../problem.js';
+
+export const Timestamp = Type.String({ format: 'date-time', description: 'ISO-8601 UTC' });
+
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+/** Any JSON value (payload, result, progress). */
+export const AnyJson = Type.Unknown({ description: 'any JSON value' });
+
+export const QueueName = Type.String({ pattern: QUEUE_NAME_PATTERN, description: 'queue name: [A-Za-z0-9][A-Za-z0-9._-]{0,63}' });
+
+export const JobId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+
+export const QueueParams = Type.Object({ queue: QueueName }, { additionalProperties: false });
+export const JobParams = Type.Object({ id: JobId }, { additionalProperties: false });
+
+export const FieldErrorSchema = Type.Object({
+  path: Type.String({ description: 'JSON Pointer into the request part (the body unless `location` says otherwise)' }),
+  message: Type.String(),
+  index: Type.Optional(Type.Integer({ minimum: 0, description: 'batch requests: the item' })),
+  location: Type.Optional(Type.Union([Type.Literal('body'), Type.Literal('querystring'), Type.Literal('params'), Type.Literal('headers')])),
+});
+
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String({ description: 'urn:spool:problem:<name>' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    errors: Type.Optional(Type.Array(FieldErrorSchema)),
+  },
+  { description: 'RFC 9457 problem details' },
+);
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'invalid request (malformed JSON, wrong types, unknown fields, out-of-range values)',
+  404: 'not found',
+  409: 'conflict',
+  413: 'body larger than SPOOL_MAX_BODY_BYTES',
+  415: 'body is not application/json',
+  422: 'validation failed',
+  429: 'rate limited (Retry-After)',
+  503: 'store unavailable, shutting down or admission rejected (Retry-After)',
+};
+
+/** Problem responses for the given statuses (OpenAPI). */
+export function errorResponses(...statuses: number[]): Record<number, unknown> {
+  const out: Record<number, unknown> = {};
+  for (const status of statuses) {
+    out[status] = { description: DESCRIPTIONS[status] ?? 'error', content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } } };
+  }
+  return out;
+}
+
+/** A JSON success response (OpenAPI). */
+export function jsonResponse(description: string, schema: TSchema, headers?: Record<string, unknown>): unknown {
+  return { description, content: { 'application/json': { schema } }, ...(headers ? { headers } : {}) };
+}
+
+/** Standard error statuses every body-taking route can answer. */
+export const BODY_ERRORS = [400, 413, 415, 503];

@@ -1,0 +1,67 @@
+/**
+ * Queue resources: the PUT body (the library's QueueConfigSchema itself, so HTTP, CLI and library accept
+ * exactly the same settings) and the queue representation with its effective settings, the declared
+ * config and live stats.
+ */
+import { Type, type Static } from 'typebox';
+import { JOB_STATES } from '../../core/states.js';
+import { AnyJson, Nullable, Timestamp } from './common.js';
+
+export { QueueConfigSchema as QueueBody } from '../../core/queue-config.js';
+
+const PerSecond = Type.Object({ perSecond: Type.Number() });
+
+export const QueueStatsSchema = Type.Object({
+  counts: Type.Object(Object.fromEntries(JOB_STATES.map((s) => [s, Type.Integer({ minimum: 0 })])) as Record<(typeof JOB_STATES)[number], ReturnType<typeof Type.Integer>>),
+  waiting: Type.Integer({ minimum: 0, description: 'queued + retrying: what admission control measures' }),
+  oldestAgeSeconds: Type.Number({ minimum: 0, description: 'how long the oldest due job has waited since it became runnable' }),
+  totals: Type.Object({
+    enqueued: Type.Integer(),
+    completed: Type.Integer(),
+    failed: Type.Integer({ description: 'failed attempts' }),
+    dead: Type.Integer(),
+    cancelled: Type.Integer(),
+    replayed: Type.Integer(),
+  }),
+  throughput: Nullable(
+    Type.Object({
+      windowSeconds: Type.Number({ description: 'the period the rates are measured over' }),
+      enqueuedPerSecond: Type.Number(),
+      completedPerSecond: Type.Number(),
+      failedPerSecond: Type.Number(),
+      deadPerSecond: Type.Number(),
+    }),
+  ),
+  failureRate: Nullable(Type.Number({ minimum: 0, maximum: 1, description: 'failed attempts / (failed attempts + completions) over the window' })),
+  sampledAt: Timestamp,
+});
+
+export const QueueSchema = Type.Object({
+  name: Type.String(),
+  paused: Type.Boolean(),
+  maxAttempts: Type.Integer(),
+  backoff: Type.Object({ initialSeconds: Type.Number(), maxSeconds: Type.Number(), multiplier: Type.Number() }),
+  leaseSeconds: Type.Number(),
+  timeoutSeconds: Type.Number(),
+  concurrency: Type.Integer(),
+  rateLimit: Nullable(PerSecond),
+  agingSeconds: Type.Number(),
+  ordering: Type.Object({ onDead: Type.Union([Type.Literal('continue'), Type.Literal('block')]) }),
+  retention: Type.Object({ completedSeconds: Type.Number(), deadSeconds: Type.Number() }),
+  admission: Nullable(Type.Object({ maxDepth: Nullable(Type.Integer()), maxAgeSeconds: Nullable(Type.Number()) })),
+  requireIdempotencyKey: Type.Boolean(),
+  groups: Nullable(Type.Object({ concurrency: Nullable(Type.Integer()), rateLimit: Nullable(PerSecond) })),
+  target: Nullable(Type.Object({ url: Type.String(), timeoutSeconds: Nullable(Type.Number()), secret: Nullable(Type.String({ description: 'redacted' })) })),
+  webhook: Nullable(Type.Object({ url: Type.String(), secret: Type.String({ description: 'redacted' }), events: Nullable(Type.Array(Type.String())) })),
+  schema: Nullable(Type.Record(Type.String(), AnyJson)),
+  contracts: Nullable(Type.Record(Type.String(), Type.Record(Type.String(), AnyJson))),
+  config: Type.Record(Type.String(), AnyJson, { description: 'the settings as declared (secrets redacted); the fields above resolve defaults' }),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  stats: QueueStatsSchema,
+});
+
+export const QueueListSchema = Type.Object({ queues: Type.Array(QueueSchema) });
+
+export type QueueJson = Static<typeof QueueSchema>;
+export type QueueStatsJson = Static<typeof QueueStatsSchema>;
