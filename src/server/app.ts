@@ -99,6 +99,10 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
       return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
     },
     clientErrorHandler: answerClientError,
+    // Router-level refusals (a bad %-escape, an over-long path parameter) as problems too.
+    frameworkErrors: (error, _req, reply) => {
+      sendProblem(reply, toProblem(error));
+    },
   });
   app.server.headersTimeout = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
 

@@ -158,6 +158,7 @@ const FASTIFY_CODES: Record<string, HttpProblemName> = {
   FST_ERR_CTP_EMPTY_TYPE: 'unsupported-media-type',
   FST_ERR_CTP_INVALID_TYPE: 'unsupported-media-type',
   FST_ERR_BAD_URL: 'invalid-request',
+  FST_ERR_MAX_PARAM_LENGTH: 'uri-too-long',
   FST_ERR_ASYNC_CONSTRAINT: 'invalid-request',
 };
 
