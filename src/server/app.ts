@@ -21,9 +21,13 @@ import { JobWaiter } from './job-waiter.js';
 import { parseJsonBody } from './json-body.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX, sendProblem, toProblem } from './problem.js';
 import { QueueMonitor } from './queue-monitor.js';
+import { installAuth } from './auth/plugin.js';
+import { KeyRegistry } from './auth/keys.js';
+import { auditRoutes } from './routes/audit.js';
 import { deadRoutes } from './routes/dead.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import { keyRoutes } from './routes/keys.js';
 import { queueRoutes } from './routes/queues.js';
 import './route-config.js';
 
@@ -50,6 +54,8 @@ export interface AppOptions {
   readonly headersTimeoutMs?: number;
   /** Check every response body against its documented schema (tests): a mismatch is a 500. */
   readonly validateResponses?: boolean;
+  /** SPOOL_ADMIN_TOKEN (default: the variable); null or empty: open access (auth/plugin.ts). */
+  readonly adminToken?: string | null;
 }
 
 /** What route modules get: the facade and the server's helpers around it. */
@@ -150,6 +156,12 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
       throw new ShuttingDownError('the server is shutting down: retry on another node or after the restart');
     }
   });
+  // Authentication and authorisation: an onRequest hook after the shutdown gate, before any body is read.
+  installAuth(app, {
+    spool,
+    keys: new KeyRegistry(spool.store),
+    adminToken: options.adminToken !== undefined ? options.adminToken : (process.env['SPOOL_ADMIN_TOKEN'] ?? null),
+  });
 
   app.addHook('onResponse', async (req, reply) => {
     const level = reply.statusCode >= 500 ? 'error' : 'info';
@@ -191,6 +203,8 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
     queueRoutes(scope, ctx);
     jobRoutes(scope, ctx);
     deadRoutes(scope, ctx);
+    keyRoutes(scope);
+    auditRoutes(scope);
   });
   app.addHook('onClose', async () => waiter.abortAll());
   return app;

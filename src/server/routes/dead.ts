@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import { InvalidTransitionError, JobNotFoundError } from '../../core/errors.js';
 import type { ServerContext } from '../app.js';
+import { audit } from '../auth/audit.js';
 import { FieldProblem } from '../problem.js';
 import { access } from '../route-config.js';
 import { DeadListQuery, DeadParams, errorResponses, JobPageSchema, jsonResponse, QueueParams, ReplayBody, ReplayResultSchema } from '../schemas/index.js';
@@ -50,6 +51,7 @@ export function deadRoutes(app: FastifyInstance, { spool, monitor }: ServerConte
       await monitor.get(req.params.queue); // 404 for an undeclared queue
       const r = await spool.dlq.replay(req.params.queue, { ...(ids ? { ids } : { all: true }), dryRun: dryRun === true });
       monitor.invalidate(req.params.queue);
+      if (dryRun !== true) await audit(req, 'dead.replay', req.params.queue, { ids: ids ?? null, all: all === true, replayed: r.count });
       return { replayed: r.count, dryRun: dryRun === true };
     },
   );
@@ -67,7 +69,10 @@ export function deadRoutes(app: FastifyInstance, { spool, monitor }: ServerConte
     async (req, reply) => {
       const { queue, id } = req.params;
       await monitor.get(queue);
-      if (await spool.dlq.purge(queue, id)) return reply.code(204).send();
+      if (await spool.dlq.purge(queue, id)) {
+        await audit(req, 'dead.purge', id, { queue });
+        return reply.code(204).send();
+      }
       const job = await spool.getJob(id).catch(() => null);
       if (!job || job.queue !== queue) throw new JobNotFoundError(id);
       throw new InvalidTransitionError(id, job.state, 'purge');

@@ -8,6 +8,7 @@ import { isTerminal } from '../../core/states.js';
 import type { Job } from '../../core/job.js';
 import type { DryRunAnswer, RequestContext } from '../accept.js';
 import type { ServerContext } from '../app.js';
+import { audit } from '../auth/audit.js';
 import { FieldProblem } from '../problem.js';
 import { access } from '../route-config.js';
 import {
@@ -203,6 +204,10 @@ export function jobRoutes(app: FastifyInstance, { accept, spool, monitor, waiter
         response: { 200: jsonResponse('the cancelled job', JobSchema), ...errorResponses(400, 404, 409, 503) },
       },
     },
-    async (req) => jobJson(await spool.cancel(req.params.id)),
+    async (req) => {
+      const job = await spool.cancel(req.params.id);
+      await audit(req, 'job.cancel', job.id, { queue: job.queue });
+      return jobJson(job);
+    },
   );
 }

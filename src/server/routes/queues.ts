@@ -8,6 +8,7 @@ import { ValidationError, type FieldError } from '../../core/errors.js';
 import type { QueueConfig } from '../../core/queue-config.js';
 import { compileSchema, escapePointer } from '../../core/validation.js';
 import type { ServerContext } from '../app.js';
+import { audit } from '../auth/audit.js';
 import { access } from '../route-config.js';
 import { errorResponses, jsonResponse, QueueBody, QueueListSchema, QueueParams, QueueSchema } from '../schemas/index.js';
 import { queueJson } from '../views.js';
@@ -44,6 +45,7 @@ export function queueRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
       checkSchemas(req.body);
       const declared = await spool.declareQueue(name, req.body);
       monitor.invalidate(name);
+      await audit(req, 'queue.put', name, { created: declared.created, config: req.body });
       const body = await answer(name);
       if (declared.created) reply.header('location', `/v1/queues/${encodeURIComponent(name)}`);
       return reply.code(declared.created ? 201 : 200).send(body);
@@ -56,8 +58,9 @@ export function queueRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
       config: access.readQueues,
       schema: { summary: 'List queues with their stats', response: { 200: jsonResponse('the queues', QueueListSchema), ...errorResponses(503) } },
     },
-    async () => {
-      const all = await monitor.list();
+    async (req) => {
+      // `queueFilter`: a key sees only the queues it may read (auth/plugin.ts).
+      const all = (await monitor.list()).filter((info) => req.auth.allows('read', info.name));
       return { queues: all.map((info) => queueJson(info, monitor.rates(info.name))) };
     },
   );
@@ -87,6 +90,7 @@ export function queueRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
         if (action === 'pause') await spool.pauseQueue(name);
         else await spool.resumeQueue(name);
         monitor.invalidate(name);
+        await audit(req, `queue.${action}`, name);
         return answer(name);
       },
     );
