@@ -6,6 +6,12 @@
  * Group commit: concurrent `enqueue` calls are gathered by a Batcher into one `jobInsertMany`, and the
  * SQLite store commits everything written in one event-loop turn together, so each caller's promise
  * resolves after a shared fsync.
+ *
+ * Transactional enqueue (`tx`, the caller's open transaction): every enqueue call takes it and goes through
+ * one path (#enqueueInTx), which bypasses group commit. There `enqueue` and `enqueueMany` are all-or-nothing:
+ * a failing item rejects the call and leaves none of its rows in the caller's transaction. With a SQLite `tx`
+ * the whole call is synchronous and failures are thrown, not rejected, so better-sqlite3's
+ * `db.transaction(fn)` rolls back when an enqueue inside it fails.
  */
 import type { Static, TSchema } from 'typebox';
 import { Batcher } from './core/batcher.js';
@@ -45,11 +51,18 @@ export interface EnqueueResult extends JobReceipt {
   readonly replayed: boolean;
 }
 
-export interface EnqueueManyOptions {
-  /** All-or-nothing: one invalid item rejects the whole batch and nothing is written. */
-  readonly atomic?: boolean;
-  /** The caller's open transaction (SQLite: a better-sqlite3 Database on the same file, inside BEGIN). */
+export interface TransactionOption {
+  /**
+   * The caller's open transaction: the jobs commit or roll back with it (README, "Transactional enqueue").
+   * PostgreSQL: a `pg` Client or PoolClient inside BEGIN, on Spool's database. SQLite: a better-sqlite3
+   * Database on Spool's file, inside BEGIN IMMEDIATE (the call is then synchronous: failures are thrown).
+   */
   readonly tx?: StoreTx;
+}
+
+export interface EnqueueManyOptions extends TransactionOption {
+  /** All-or-nothing: one invalid item rejects the whole batch and nothing is written. Implied by `tx`. */
+  readonly atomic?: boolean;
 }
 
 export interface QueueInfo extends QueueRecord {
@@ -59,7 +72,7 @@ export interface QueueInfo extends QueueRecord {
 /** A defined job type, with typed shortcuts. */
 export interface JobType<P, R = unknown> {
   readonly definition: JobTypeDefinition<P, R>;
-  enqueue(payload: P, options?: Omit<EnqueueOptions, 'type'> & { tx?: StoreTx }): Promise<EnqueueResult>;
+  enqueue(payload: P, options?: Omit<EnqueueOptions, 'type'> & TransactionOption): Promise<EnqueueResult>;
 }
 
 export interface WorkOptions extends Partial<WorkerOptions> {
@@ -137,12 +150,7 @@ export class Spool {
     this.#types.define(def as JobTypeDefinition);
     return {
       definition: def,
-      enqueue: (payload, options = {}) => {
-        const { tx, ...rest } = options;
-        return tx === undefined
-          ? this.enqueue(def.queue, payload, { ...rest, type: def.type })
-          : this.enqueueMany([{ ...rest, queue: def.queue, payload, type: def.type }], { tx }).then((r) => r[0]!);
-      },
+      enqueue: (payload, options = {}) => this.enqueue(def.queue, payload, { ...options, type: def.type }),
     };
   }
 
@@ -154,12 +162,17 @@ export class Spool {
 
   // ── enqueue ─────────────────────────────────────────────────────────────────────────────────────────
 
-  /** Durably enqueue one job; resolves after the commit. */
-  enqueue(queue: string, payload: unknown, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+  /**
+   * Durably enqueue one job; resolves after the commit. With `tx`, the job is written into the caller's
+   * transaction instead and commits or rolls back with it (a failure leaves nothing in that transaction).
+   */
+  enqueue(queue: string, payload: unknown, options: EnqueueOptions & TransactionOption = {}): Promise<EnqueueResult> {
+    const { tx, ...rest } = options;
+    if (tx !== undefined) return this.#enqueueInTx(tx, [{ ...rest, queue, payload }], 'one').then((r) => r[0] as EnqueueResult);
     if (this.#closed) return Promise.reject(new SpoolError('store_closed', 'spool is closed'));
     let params: JobInsertParams;
     try {
-      params = prepareInsert({ ...options, queue, payload }, this.#types);
+      params = prepareInsert({ ...rest, queue, payload }, this.#types);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -175,47 +188,87 @@ export class Spool {
   }
 
   /**
-   * Enqueue several jobs in one transaction. Without `atomic`, each item succeeds or fails on its own
-   * (the result array holds an Error for a failed item only when `settle` is used; otherwise the first
-   * failure rejects). With `tx`, the jobs commit or roll back with the caller's transaction.
+   * Enqueue several jobs in one transaction. Without `atomic`, each item succeeds or fails on its own and
+   * the first failure rejects the call (the other items are written; `enqueueManySettled` reports each). With
+   * `atomic`, or with `tx`, the call is all-or-nothing: a failing item rejects it and nothing is written.
    */
-  async enqueueMany(items: readonly EnqueueItem[], options: EnqueueManyOptions = {}): Promise<EnqueueResult[]> {
-    const settled = await this.enqueueManySettled(items, options);
-    const failed = settled.find((r): r is Error => r instanceof Error);
-    if (failed) throw failed;
-    return settled as EnqueueResult[];
+  enqueueMany(items: readonly EnqueueItem[], options: EnqueueManyOptions = {}): Promise<EnqueueResult[]> {
+    if (options.tx !== undefined) return this.#enqueueInTx(options.tx, items, 'all') as Promise<EnqueueResult[]>;
+    return this.enqueueManySettled(items, options).then((settled) => {
+      const failed = settled.find((r): r is Error => r instanceof Error);
+      if (failed) throw failed;
+      return settled as EnqueueResult[];
+    });
   }
 
-  /** Like enqueueMany, but returns each item's result or Error instead of rejecting. */
-  async enqueueManySettled(items: readonly EnqueueItem[], options: EnqueueManyOptions = {}): Promise<Array<EnqueueResult | Error>> {
-    if (this.#closed) throw new SpoolError('store_closed', 'spool is closed');
-    const prepared: Array<JobInsertParams | Error> = items.map((item) => {
+  /**
+   * Like enqueueMany, but returns each item's result or Error instead of rejecting. With `tx` (and without
+   * `atomic`) a failed item leaves nothing in the caller's transaction and the others are written into it.
+   */
+  enqueueManySettled(items: readonly EnqueueItem[], options: EnqueueManyOptions = {}): Promise<Array<EnqueueResult | Error>> {
+    if (options.tx !== undefined) return this.#enqueueInTx(options.tx, items, options.atomic ? 'all' : 'settled');
+    if (this.#closed) return Promise.reject(new SpoolError('store_closed', 'spool is closed'));
+    let prepared: Array<JobInsertParams | Error>;
+    try {
+      prepared = this.#prepareAll(items, options.atomic ?? false);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const valid = prepared.filter((p): p is JobInsertParams => !(p instanceof Error));
+    return this.store.jobInsertMany({ jobs: valid, ...(options.atomic ? { atomic: true } : {}) }).then((results) => {
+      if (options.atomic) {
+        const culprit = atomicCulprit(results);
+        if (culprit) throw culprit;
+      }
+      return merge(prepared, results);
+    });
+  }
+
+  /**
+   * Enqueue into the caller's transaction. `one` (enqueue) and `all` (enqueueMany) are all-or-nothing: the
+   * store runs the batch atomically inside its savepoint, so a failing item leaves none of the call's rows in
+   * the caller's transaction; `settled` keeps per-item results (a failed item writes nothing).
+   *
+   * A SQLite `tx` is synchronous end to end (the store writes during the call and throws its failures): so
+   * that an enqueue inside better-sqlite3's `db.transaction(fn)` can roll `fn` back, every failure of the
+   * call — closed, invalid, refused by the store — is thrown rather than rejected. On PostgreSQL they reject.
+   */
+  #enqueueInTx(tx: StoreTx, items: readonly EnqueueItem[], mode: 'one' | 'all' | 'settled'): Promise<Array<EnqueueResult | Error>> {
+    const run = (): Promise<Array<EnqueueResult | Error>> => {
+      if (this.#closed) throw new SpoolError('store_closed', 'spool is closed');
+      const prepared = mode === 'one' ? [prepareInsert(items[0]!, this.#types)] : this.#prepareAll(items, mode === 'all');
+      const valid = prepared.filter((p): p is JobInsertParams => !(p instanceof Error));
+      const pending = this.store.jobInsertMany({ jobs: valid, tx, ...(mode === 'settled' ? {} : { atomic: true }) });
+      return pending.then((results) => {
+        const culprit = mode === 'settled' ? undefined : atomicCulprit(results);
+        if (culprit) throw culprit;
+        return merge(prepared, results);
+      });
+    };
+    if (this.store.kind === 'sqlite') return run();
+    try {
+      return run();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Validate and serialise each item: an Error in its place when it is invalid, or — when `atomic` — the first
+   * invalid item's error thrown, its field paths under `/jobs/<index>`.
+   */
+  #prepareAll(items: readonly EnqueueItem[], atomic: boolean): Array<JobInsertParams | Error> {
+    return items.map((item, i) => {
       try {
         return prepareInsert(item, this.#types);
       } catch (error) {
-        return error as Error;
+        if (!atomic) return error as Error;
+        if (error instanceof ValidationError) {
+          throw new ValidationError(`item ${i}: ${error.message}`, error.errors.map((e) => ({ ...e, path: `/jobs/${i}${e.path}` })));
+        }
+        throw error;
       }
     });
-    const firstBad = prepared.findIndex((p) => p instanceof Error);
-    if (options.atomic && firstBad >= 0) {
-      const error = prepared[firstBad] as Error;
-      if (error instanceof ValidationError) {
-        throw new ValidationError(`item ${firstBad}: ${error.message}`, error.errors.map((e) => ({ ...e, path: `/jobs/${firstBad}${e.path}` })));
-      }
-      throw error;
-    }
-    const valid = prepared.filter((p): p is JobInsertParams => !(p instanceof Error));
-    const results = await this.store.jobInsertMany({
-      jobs: valid,
-      ...(options.atomic ? { atomic: true } : {}),
-      ...(options.tx !== undefined ? { tx: options.tx } : {}),
-    });
-    if (options.atomic) {
-      const bad = results.find((r) => !r.ok);
-      if (bad && !bad.ok) throw bad.error;
-    }
-    let k = 0;
-    return prepared.map((p) => (p instanceof Error ? p : toEnqueueResult(results[k++]!)));
   }
 
   async #insertMany(items: JobInsertParams[]): Promise<Array<EnqueueResult | Error>> {
@@ -349,6 +402,21 @@ export class Spool {
     this.#closed = true;
     if (this.#ownsStore) await this.store.close();
   }
+}
+
+/** The answers of the valid items (`results`, in order) put back in place among the invalid ones. */
+function merge(prepared: ReadonlyArray<JobInsertParams | Error>, results: readonly JobInsertResult[]): Array<EnqueueResult | Error> {
+  let k = 0;
+  return prepared.map((p) => (p instanceof Error ? p : toEnqueueResult(results[k++]!)));
+}
+
+/**
+ * Why an atomic batch was rejected: the store answers the culprit with its own error and every other item with
+ * a generic "batch rejected" (invalid_argument), which only says to look elsewhere.
+ */
+function atomicCulprit(results: readonly JobInsertResult[]): SpoolError | undefined {
+  const errors = results.flatMap((r) => (r.ok ? [] : [r.error]));
+  return errors.find((e) => e.code !== 'invalid_argument') ?? errors[0];
 }
 
 function toEnqueueResult(r: JobInsertResult): EnqueueResult | Error {

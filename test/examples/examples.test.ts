@@ -31,6 +31,8 @@ describe('examples/', () => {
   it('transactional-sqlite runs: the committed order gets its job done, the rolled-back one leaves nothing', async () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/transactional-sqlite.ts'], { cwd: process.cwd() });
     expect(stdout).toContain('rolled back (payment declined): no row, no job');
+    // Inside db.transaction(fn) the failed enqueue throws, so the order row is rolled back with it.
+    expect(stdout).toContain('db.transaction: enqueue failed (queue_not_found), desk orders stored: 0');
     expect(stdout).toMatch(/completed \{"emailed":\d+\}/);
   });
 

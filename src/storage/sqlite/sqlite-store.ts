@@ -6,7 +6,7 @@
  * the same file: writers take turns on SQLite's write lock (BUSY is retried asynchronously) and each process
  * notices the other's commits through PRAGMA data_version, polled cheaply while anyone is subscribed.
  */
-import { QueueNotFoundError, SpoolError, StoreClosedError, StoreUnavailableError } from '../../core/errors.js';
+import { QueueNotFoundError, StoreClosedError, StoreUnavailableError } from '../../core/errors.js';
 import type { Job } from '../../core/job.js';
 import type { QueueConfig } from '../../core/queue-config.js';
 import { JOB_STATES } from '../../core/states.js';
@@ -41,7 +41,8 @@ import type {
   StoreEvent,
   StoredRecord,
 } from '../store.js';
-import { assertDurable, Conn, configureConnection, isBusyError, openDatabase, readDurability, type SqliteDatabase } from './connection.js';
+import { CallerTxInserter } from './caller-tx.js';
+import { Conn, configureConnection, isBusyError, openDatabase, readDurability, type SqliteDatabase } from './connection.js';
 import { deleteDead, deleteExpired, deleteExpiredIdempotencyKeys, cancelJobs, promoteDue, replayDead } from './job-admin.js';
 import { atomicFailure, AtomicInsertError, decodeCursor, encodeCursor } from '../driver-common.js';
 import { rowToJob, type JobRow } from '../job-rows.js';
@@ -59,7 +60,7 @@ import { deadOrderingKeys, ensureOrderingHead, fillGroupSlots, heldGroups } from
 import { migrate, schemaVersion, LATEST_SCHEMA_VERSION } from './migrations.js';
 import * as records from './records.js';
 import { queueRow, rowToQueue } from './queue-rows.js';
-import { TxContext, WriteCoalescer } from './write-coalescer.js';
+import { type TxContext, WriteCoalescer } from './write-coalescer.js';
 
 export interface SqliteStoreOptions {
   /** File path (or ':memory:' for throwaway tests only; not durable). */
@@ -79,7 +80,7 @@ export class SqliteStore implements Store {
   readonly #clock: Clock;
   readonly #writer: WriteCoalescer;
   readonly #listeners = new Set<(e: StoreEvent) => void>();
-  readonly #txConns = new WeakMap<SqliteDatabase, Conn>();
+  readonly #callerTx: CallerTxInserter;
   readonly #watchIntervalMs: number;
   #watchTimer: NodeJS.Timeout | null = null;
   #dataVersion = 0;
@@ -94,6 +95,7 @@ export class SqliteStore implements Store {
     this.#db = openDatabase(options.path);
     this.#conn = new Conn(this.#db);
     this.#writer = new WriteCoalescer(this.#conn, () => this.#clock.now(), (ctx) => this.#afterCommit(ctx));
+    this.#callerTx = new CallerTxInserter(this.#db, () => this.#clock.now());
   }
 
   /** The underlying connection, for the benchmark's durability read-back and tests. */
@@ -220,46 +222,22 @@ export class SqliteStore implements Store {
 
   // ── jobs: hot path ────────────────────────────────────────────────────────────────────────────────────
 
-  async jobInsertMany(params: JobInsertManyParams): Promise<JobInsertResult[]> {
-    const atomic = params.atomic ?? false;
-    if (params.tx !== undefined) return this.#insertInCallerTx(params.tx, params);
+  /**
+   * With `tx` (transactional enqueue, caller-tx.ts) the insert runs synchronously on the caller's connection
+   * and a failure is thrown, not rejected, so better-sqlite3's `db.transaction(fn)` rolls back on it.
+   */
+  jobInsertMany(params: JobInsertManyParams): Promise<JobInsertResult[]> {
+    if (params.tx === undefined) return this.#insertJobs(params);
+    this.#assertOpen();
+    return this.#callerTx.insert(params.tx, params);
+  }
+
+  async #insertJobs(params: JobInsertManyParams): Promise<JobInsertResult[]> {
     try {
-      return await this.#write((ctx) => insertJobs(ctx, params.jobs, atomic));
+      return await this.#write((ctx) => insertJobs(ctx, params.jobs, params.atomic ?? false));
     } catch (error) {
       if (error instanceof AtomicInsertError) return atomicFailure(params, error);
       throw error;
-    }
-  }
-
-  /**
-   * Transactional enqueue on the caller's connection to the same file, inside their BEGIN … COMMIT: the
-   * job commits or rolls back with their own writes. Runs synchronously, so it also works inside a
-   * better-sqlite3 `db.transaction(fn)`. Workers notice the commit through data_version.
-   */
-  #insertInCallerTx(tx: unknown, params: JobInsertManyParams): Promise<JobInsertResult[]> {
-    const db = tx as SqliteDatabase;
-    if (!db || typeof db.prepare !== 'function' || typeof db.inTransaction !== 'boolean') {
-      return Promise.reject(new SpoolError('invalid_argument', 'tx must be a better-sqlite3 Database open on the same file'));
-    }
-    if (!db.inTransaction) return Promise.reject(new SpoolError('invalid_argument', 'tx is not inside a transaction (call BEGIN first)'));
-    let conn = this.#txConns.get(db);
-    if (!conn) {
-      assertDurable(db);
-      conn = new Conn(db);
-      this.#txConns.set(db, conn);
-    }
-    const ctx = new TxContext(conn, this.#clock.now());
-    db.exec('SAVEPOINT spool_enqueue');
-    try {
-      const results = insertJobs(ctx, params.jobs, params.atomic ?? false);
-      ctx.flushCounters();
-      db.exec('RELEASE spool_enqueue');
-      return Promise.resolve(results);
-    } catch (error) {
-      db.exec('ROLLBACK TO spool_enqueue');
-      db.exec('RELEASE spool_enqueue');
-      if (error instanceof AtomicInsertError) return Promise.reject(error.error);
-      return Promise.reject(error);
     }
   }
 
