@@ -2,6 +2,8 @@
 export { Spool } from './spool.js';
 export type { SpoolOptions, EnqueueResult, EnqueueManyOptions, QueueInfo, JobType, WorkOptions } from './spool.js';
 export type { EnqueueOptions, EnqueueItem } from './engine/enqueue.js';
+export type { Topic, TopicConfig, PublishOptions, PublishResult, PublishedJob } from './engine/topics.js';
+export type { Schedule, ScheduleConfig } from './engine/schedules.js';
 export type { JobTypeDefinition, Upcaster } from './engine/job-types.js';
 export type { Handler, JobContext, JobInfo } from './worker/handler.js';
 export type { Worker, WorkerOptions } from './worker/runtime.js';

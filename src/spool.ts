@@ -30,6 +30,8 @@ import type { JobState } from './core/states.js';
 import { assertValid } from './core/validation.js';
 import { prepareInsert, type EnqueueItem, type EnqueueOptions } from './engine/enqueue.js';
 import { JobTypeRegistry, type JobTypeDefinition } from './engine/job-types.js';
+import * as schedules from './engine/schedules.js';
+import * as topics from './engine/topics.js';
 import { silentLogger, type Logger } from './logger.js';
 import { DEFAULT_STORE_URL, openStore } from './storage/open-store.js';
 import type { JobInsertParams, JobInsertResult, JobReceipt, QueueRecord, QueueStats, Store, StoreTx } from './storage/store.js';
@@ -281,6 +283,49 @@ export class Spool {
     });
     if (scheduled) for (const w of this.#workers) w.maintainer?.nudgeScheduler();
     return out;
+  }
+
+  // ── topics and schedules (engine/topics.ts, engine/schedules.ts) ─────────────────────────────────────
+
+  /** Create or replace a topic: the declared queues each of its events fans out to. */
+  putTopic(name: string, config: topics.TopicConfig): Promise<topics.Topic & { created: boolean }> {
+    return topics.putTopic(this.store, name, config);
+  }
+
+  getTopic(name: string): Promise<topics.Topic> {
+    return topics.getTopic(this.store, name);
+  }
+
+  listTopics(): Promise<topics.Topic[]> {
+    return topics.listTopics(this.store);
+  }
+
+  deleteTopic(name: string): Promise<boolean> {
+    return topics.deleteTopic(this.store, name);
+  }
+
+  /** One job per queue of the topic, committed together or not at all; `idempotencyKey` is the event's key. */
+  publish(topic: string, payload: unknown, options: topics.PublishOptions = {}): Promise<topics.PublishResult> {
+    return topics.publish(this, topic, payload, options);
+  }
+
+  /** Create or update a recurring job; the maintenance leader enqueues each due time once (schedule runner). */
+  async putSchedule(name: string, config: schedules.ScheduleConfig): Promise<schedules.Schedule & { created: boolean }> {
+    const schedule = await schedules.putSchedule(this, name, config);
+    for (const w of this.#workers) w.maintainer?.schedules.nudge();
+    return schedule;
+  }
+
+  getSchedule(name: string): Promise<schedules.Schedule> {
+    return schedules.getSchedule(this.store, name);
+  }
+
+  listSchedules(): Promise<schedules.Schedule[]> {
+    return schedules.listSchedules(this.store);
+  }
+
+  deleteSchedule(name: string): Promise<boolean> {
+    return schedules.deleteSchedule(this.store, name);
   }
 
   // ── status and operations ───────────────────────────────────────────────────────────────────────────

@@ -8,6 +8,7 @@ import { registerJobs } from './commands/jobs.js';
 import { registerQueues } from './commands/queues.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerBench } from './commands/bench.js';
+import { registerKeys } from './commands/keys.js';
 
 const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
@@ -26,6 +27,7 @@ registerJobs(program);
 registerQueues(program);
 registerDlq(program);
 registerBench(program);
+registerKeys(program);
 
 try {
   await program.parseAsync(process.argv);

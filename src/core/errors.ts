@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'queue_not_found'
   | 'job_not_found'
   | 'job_type_not_found'
+  | 'topic_not_found'
+  | 'schedule_not_found'
   | 'invalid_transition'
   | 'lease_lost'
   | 'idempotency_key_reused'
@@ -69,6 +71,22 @@ export class JobNotFoundError extends SpoolError {
 export class JobTypeNotFoundError extends SpoolError {
   constructor(type: string) {
     super('job_type_not_found', `job type "${type}" is not defined`);
+  }
+}
+
+export class TopicNotFoundError extends SpoolError {
+  readonly topic: string;
+  constructor(topic: string) {
+    super('topic_not_found', `topic "${topic}" does not exist`);
+    this.topic = topic;
+  }
+}
+
+export class ScheduleNotFoundError extends SpoolError {
+  readonly schedule: string;
+  constructor(schedule: string) {
+    super('schedule_not_found', `schedule "${schedule}" does not exist`);
+    this.schedule = schedule;
   }
 }
 

@@ -45,6 +45,8 @@ const BY_CODE: Record<ErrorCode, ProblemKind> = {
   queue_not_found: { status: 404, title: 'Queue not found' },
   job_not_found: { status: 404, title: 'Job not found' },
   job_type_not_found: { status: 422, title: 'Job type not found' },
+  topic_not_found: { status: 404, title: 'Topic not found' },
+  schedule_not_found: { status: 404, title: 'Schedule not found' },
   invalid_transition: { status: 409, title: 'Invalid state transition' },
   lease_lost: { status: 409, title: 'Lease lost' },
   idempotency_key_reused: { status: 422, title: 'Idempotency key reused' },

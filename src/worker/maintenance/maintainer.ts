@@ -1,7 +1,8 @@
 /**
  * The maintainer runs the maintenance services once across every process sharing a store: it holds a
  * leader lease (`leaderAttempt`, renewed every ttl/3) and, while leader, runs the lease reaper, the counter
- * folder and the cleaner on intervals and the scheduler on a timer aimed at the next due job. Losing the lease (another
+ * folder and the cleaner on intervals, the scheduler on a timer aimed at the next due job and the schedule runner
+ * (recurring jobs) on a timer aimed at the next schedule's due time. Losing the lease (another
  * process took over after this one stalled) stops the services until it is regained. `runOnce()` runs
  * every service immediately, for tests and the CLI.
  */
@@ -13,6 +14,7 @@ import type { Logger } from '../../logger.js';
 import { cleanExpired } from './cleaner.js';
 import { foldCounters } from './counter-folder.js';
 import { reapExpiredLeases } from './lease-reaper.js';
+import { runDueSchedules, ScheduleRunner } from './schedule-runner.js';
 import { promoteDueJobs } from './scheduler.js';
 
 export interface MaintainerOptions {
@@ -22,6 +24,8 @@ export interface MaintainerOptions {
   readonly foldIntervalMs?: number;
   /** Longest sleep of the scheduler when nothing is due (it also wakes on every commit event). */
   readonly schedulerMaxSleepMs?: number;
+  /** Longest sleep of the schedule runner (recurring jobs): schedules changed on other nodes are seen within it. */
+  readonly scheduleRefreshMs?: number;
 }
 
 const LEADER_NAME = 'maintenance';
@@ -44,6 +48,8 @@ export class Maintainer {
   #schedAgain = false;
   #unsubscribe: (() => void) | null = null;
   readonly stats = { reaped: 0, promoted: 0, cleaned: 0, folded: 0, leaderChanges: 0 };
+  /** Enqueues the due times of schedules (recurring jobs) while this process leads. */
+  readonly schedules: ScheduleRunner;
 
   constructor(
     store: Store,
@@ -59,6 +65,7 @@ export class Maintainer {
     this.#cleanMs = options.cleanIntervalMs ?? 60_000;
     this.#foldMs = options.foldIntervalMs ?? 1_000;
     this.#schedMaxMs = options.schedulerMaxSleepMs ?? 1_000;
+    this.schedules = new ScheduleRunner(store, log, { jobType: deps.jobType, isLeader: () => this.#leader }, { refreshMs: options.scheduleRefreshMs ?? 1_000 });
   }
 
   get isLeader(): boolean {
@@ -75,6 +82,7 @@ export class Maintainer {
     this.#every(this.#cleanMs, () => (this.#leader ? this.#clean() : undefined));
     // Re-aim the scheduler whenever anything commits (a new delayed job may be due sooner).
     this.#unsubscribe = this.#store.subscribe(() => this.#leader && this.nudgeScheduler());
+    this.schedules.start();
   }
 
   async stop(): Promise<void> {
@@ -85,6 +93,7 @@ export class Maintainer {
     if (this.#schedTimer) clearTimeout(this.#schedTimer);
     this.#schedTimer = null;
     this.#unsubscribe?.();
+    await this.schedules.stop();
     if (this.#leader) {
       this.#leader = false;
       await this.#store.leaderResign({ name: LEADER_NAME, holder: this.holder }).catch(() => undefined);
@@ -92,12 +101,13 @@ export class Maintainer {
   }
 
   /** Run every service now (whether or not this process leads). */
-  async runOnce(): Promise<{ reaped: number; promoted: number; cleaned: number; folded: number }> {
+  async runOnce(): Promise<{ reaped: number; promoted: number; cleaned: number; folded: number; scheduled: number }> {
     const reaped = await reapExpiredLeases(this.#store, this.#deps);
+    const { enqueued: scheduled } = await runDueSchedules(this.#store, this.#deps, this.#log);
     const { promoted } = await promoteDueJobs(this.#store);
     const { jobs } = await cleanExpired(this.#store);
     const folded = await foldCounters(this.#store);
-    return { reaped, promoted, cleaned: jobs, folded };
+    return { reaped, promoted, cleaned: jobs, folded, scheduled };
   }
 
   /** Something may be due sooner than the scheduler planned: look again now. */
@@ -133,6 +143,7 @@ export class Maintainer {
       this.#log.info({ holder: this.holder }, leader ? 'became maintenance leader' : 'lost maintenance leadership');
       if (leader) {
         this.nudgeScheduler();
+        this.schedules.nudge();
         void this.#reap();
       }
     }
