@@ -204,10 +204,11 @@ forEachStore((store) => {
       const b = await openSpool({ clock, url: a.url });
       await a.spool.declareQueue('reports');
       await a.spool.putSchedule('tick', { cron: '* * * * *', queue: 'reports', payload: null });
-      const options = { scheduleRefreshMs: 20, leaderTtlMs: 300, reapIntervalMs: 60_000, cleanIntervalMs: 60_000, foldIntervalMs: 60_000 };
-      const ma = a.spool.maintain(options);
-      const mb = b.spool.maintain(options);
-      await waitUntil(() => ma.isLeader || mb.isLeader, 'a maintenance leader');
+      // A worker maintains in its process (leader-elected); its handler completes the jobs, which stay listed.
+      const maintenance = { scheduleRefreshMs: 20, leaderTtlMs: 300, reapIntervalMs: 60_000, cleanIntervalMs: 60_000, foldIntervalMs: 60_000 };
+      const work = (spool: Spool) => spool.work({ queues: ['reports'], handlers: { reports: async () => undefined }, maintenance });
+      const [wa, wb] = [await work(a.spool), await work(b.spool)];
+      await waitUntil(() => wa.maintainer!.isLeader || wb.maintainer!.isLeader, 'a maintenance leader');
       for (let i = 1; i <= 8; i++) {
         // Each jump also runs the leader lease out on the store clock, so leadership may change hands mid-run.
         clock.set(at('2025-01-10T12:00:30Z') + i * MINUTE);
