@@ -1,7 +1,15 @@
-/** `spool serve`: the HTTP server over a store, with in-process workers when handlers are given. */
+/**
+ * `spool serve`: the HTTP server over a store, with in-process workers when handlers are given.
+ *
+ * Shutdown (SIGTERM / SIGINT): /v1 answers 503 (and /readyz 503) from the first moment, long polls answer
+ * at once, the listener closes and in-flight requests finish (an enqueue already committing still gets its
+ * 202); then in-process handlers get the grace period (`--grace`, default 25 s) and whatever is still
+ * running is released; the process exits 0.
+ */
 import type { Command } from 'commander';
+import type { FastifyBaseLogger } from 'fastify';
 import { isIP } from 'node:net';
-import { buildApp } from '../../server/app.js';
+import { buildApp, maxBodyBytesFromEnv, type ServerState } from '../../server/app.js';
 import { createLogger } from '../../logger.js';
 import { Spool } from '../../spool.js';
 import { action, loadHandlers, parseList, storeUrl, UsageError } from '../shared.js';
@@ -31,6 +39,12 @@ export function registerServe(program: Command): void {
         if (!process.env['SPOOL_ADMIN_TOKEN'] && !LOOPBACK.has(host) && !(isIP(host) && host.startsWith('127.'))) {
           throw new UsageError(`refusing to serve without SPOOL_ADMIN_TOKEN on non-loopback host ${host}`);
         }
+        let maxBodyBytes: number;
+        try {
+          maxBodyBytes = maxBodyBytesFromEnv();
+        } catch (error) {
+          throw new UsageError((error as Error).message);
+        }
         const log = createLogger();
         const spool = await Spool.open({ url: storeUrl({ db: flags.db }), logger: log });
         const configFile = flags.config ?? process.env['SPOOL_CONFIG'];
@@ -41,8 +55,8 @@ export function registerServe(program: Command): void {
           const queues = parseList(flags.queues);
           await spool.work({ handlers, ...(queues ? { queues } : {}), shutdownGraceMs: grace * 1000 });
         }
-        const state = { shuttingDown: false };
-        const app = buildApp(spool, { state });
+        const state: ServerState = { shuttingDown: false };
+        const app = buildApp(spool, { state, maxBodyBytes, logger: log as unknown as FastifyBaseLogger }); // createLogger() is pino
         await app.listen({ host, port });
         const address = app.server.address();
         const realPort = typeof address === 'object' && address ? address.port : port;
@@ -51,9 +65,14 @@ export function registerServe(program: Command): void {
         const shutdown = async (signal: string): Promise<void> => {
           if (state.shuttingDown) return;
           state.shuttingDown = true;
-          log.info({ signal }, 'shutting down');
-          await app.close();
+          log.info({ signal, graceSeconds: grace }, 'shutting down');
+          try {
+            await app.close();
+          } catch (error) {
+            log.error({ err: error }, 'closing the HTTP server failed');
+          }
           await spool.close({ graceMs: grace * 1000 });
+          log.info('stopped');
           process.exit(0);
         };
         process.once('SIGTERM', () => void shutdown('SIGTERM'));
