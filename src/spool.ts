@@ -30,6 +30,7 @@ import type { JobState } from './core/states.js';
 import { assertValid } from './core/validation.js';
 import { prepareInsert, type EnqueueItem, type EnqueueOptions } from './engine/enqueue.js';
 import { JobTypeRegistry, type JobTypeDefinition } from './engine/job-types.js';
+import { RemoteLeases } from './engine/remote-leases.js';
 import * as schedules from './engine/schedules.js';
 import * as topics from './engine/topics.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -37,6 +38,7 @@ import { DEFAULT_STORE_URL, openStore } from './storage/open-store.js';
 import type { JobInsertParams, JobInsertResult, JobReceipt, QueueRecord, QueueStats, Store, StoreTx } from './storage/store.js';
 import type { ResolvedHandler } from './worker/executor.js';
 import type { Handler } from './worker/handler.js';
+import { Maintainer, type MaintainerOptions } from './worker/maintenance/maintainer.js';
 import { Worker, type WorkerOptions } from './worker/runtime.js';
 
 export interface SpoolOptions {
@@ -90,13 +92,21 @@ export class Spool {
   readonly #workers = new Set<Worker>();
   readonly #ownsStore: boolean;
   readonly #inserts: Batcher<JobInsertParams, EnqueueResult>;
+  /** Maintenance without a worker (`maintain()`: a server whose handlers run in remote workers). */
+  #maintainer: Maintainer | null = null;
   #closed = false;
+  /**
+   * Remote workers' leases (the pull API behind `POST /v1/queues/{queue}/leases` and `/v1/jobs/{id}/ack|nack|…`):
+   * long-poll claims and fenced ack / nack / extend / progress / release.
+   */
+  readonly leases: RemoteLeases;
 
   private constructor(store: Store, log: Logger, ownsStore: boolean) {
     this.store = store;
     this.log = log;
     this.#ownsStore = ownsStore;
     this.#inserts = new Batcher((items) => this.#insertMany(items));
+    this.leases = new RemoteLeases({ store, log, jobType: (type) => this.#types.get(type), nudgeScheduler: () => this.#nudgeSchedulers() });
   }
 
   /** Open a store by URL (migrating it) and return the facade. */
@@ -281,7 +291,7 @@ export class Spool {
       if (!(e instanceof Error) && e.state === 'scheduled') scheduled = true;
       return e;
     });
-    if (scheduled) for (const w of this.#workers) w.maintainer?.nudgeScheduler();
+    if (scheduled) this.#nudgeSchedulers();
     return out;
   }
 
@@ -426,6 +436,34 @@ export class Spool {
   }
 
   /**
+   * Take part in maintenance (lease reaper, scheduler, retention, counter folding; leader-elected across every
+   * process on the store) without running handlers: `spool serve` does this, so that remote workers' expired
+   * leases come back and their retries come due. A worker started by `work()` maintains too; both are fine
+   * (one leader is elected). Idempotent; stopped by `close()`.
+   */
+  maintain(options: MaintainerOptions = {}): Maintainer {
+    if (this.#closed) throw new SpoolError('store_closed', 'spool is closed');
+    if (!this.#maintainer) {
+      this.#maintainer = new Maintainer(
+        this.store,
+        this.log,
+        {
+          queueConfig: async (queue) => (await this.store.queueGet(queue))?.config ?? {},
+          jobType: (type) => (type ? this.#types.get(type) : undefined),
+        },
+        options,
+      );
+      this.#maintainer.start();
+    }
+    return this.#maintainer;
+  }
+
+  #nudgeSchedulers(): void {
+    this.#maintainer?.nudgeScheduler();
+    for (const w of this.#workers) w.maintainer?.nudgeScheduler();
+  }
+
+  /**
    * The queues to serve when none are named: those of defined job types and of `handle()`, plus each handler
    * key that is a defined job type (its queue) or a declared queue. A key that is neither is a handler for
    * a job type this process did not define; it needs `queues` to say where those jobs live.
@@ -443,7 +481,9 @@ export class Spool {
   /** Stop every worker (gracefully) and close the store if this facade opened it. */
   async close(options: { graceMs?: number } = {}): Promise<void> {
     if (this.#closed) return;
+    this.leases.close();
     await Promise.all([...this.#workers].map((w) => w.stop(options)));
+    await this.#maintainer?.stop();
     this.#closed = true;
     if (this.#ownsStore) await this.store.close();
   }

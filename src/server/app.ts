@@ -28,6 +28,7 @@ import { deadRoutes } from './routes/dead.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { keyRoutes } from './routes/keys.js';
+import { leaseRoutes } from './routes/leases.js';
 import { queueRoutes } from './routes/queues.js';
 import './route-config.js';
 
@@ -203,6 +204,7 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
     queueRoutes(scope, ctx);
     jobRoutes(scope, ctx);
     deadRoutes(scope, ctx);
+    leaseRoutes(scope, ctx);
     keyRoutes(scope);
     auditRoutes(scope);
   });

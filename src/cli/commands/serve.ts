@@ -54,6 +54,10 @@ export function registerServe(program: Command): void {
           const handlers = await loadHandlers(spool, handlersModule);
           const queues = parseList(flags.queues);
           await spool.work({ handlers, ...(queues ? { queues } : {}), shutdownGraceMs: grace * 1000 });
+        } else {
+          // No handlers here: remote workers (`spool work --url`) do the work. Maintenance still runs, so their
+          // expired leases come back (a failed attempt each) and retries and delayed jobs come due.
+          spool.maintain();
         }
         const state: ServerState = { shuttingDown: false };
         const app = buildApp(spool, { state, maxBodyBytes, logger: log as unknown as FastifyBaseLogger }); // createLogger() is pino
