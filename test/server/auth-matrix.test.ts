@@ -16,14 +16,14 @@ import type { Scope } from '../../src/server/route-config.js';
 import { forEachStore } from '../engine/harness.js';
 import { ADMIN, call, createKey, startServer, type Answer, type Server } from './auth-harness.js';
 
-/** Which queue a route touches: a path queue (q1), a job's queue (a job in q1), or every queue. */
-type Target = 'queue' | 'job' | 'all' | 'filter';
+/** Which queue a route touches: a path queue (q1), a job's queue (a job in q1), a topic's (t1 → q1), or every queue. */
+type Target = 'queue' | 'job' | 'topic' | 'all' | 'filter';
 
 interface RouteCase {
   readonly method: string;
   /** The Fastify route pattern (for the coverage check). */
   readonly route: string;
-  /** The request path: `:queue` → q1, `:id` → a job of q1 (key routes: a dummy key id). */
+  /** The request path: `:queue` → q1, `:id` → a job of q1 (key routes: a dummy key id), `:topic` → t1. */
   readonly path?: string;
   readonly scope: Scope;
   readonly target: Target;
@@ -60,6 +60,8 @@ const ROUTES: readonly RouteCase[] = [
   { method: 'GET', route: '/v1/keys/:id', scope: 'admin', target: 'all' },
   { method: 'DELETE', route: '/v1/keys/:id', scope: 'admin', target: 'all' },
   { method: 'GET', route: '/v1/audit', scope: 'admin', target: 'all' },
+  { method: 'PUT', route: '/v1/topics/:topic', scope: 'admin', target: 'all', body: { queues: ['q1'] } },
+  { method: 'POST', route: '/v1/topics/:topic/events', scope: 'publish', target: 'topic', body: { payload: { n: 3 } } },
 ];
 
 /** A caller and what it holds, stated by hand (not computed with the code under test). */
@@ -102,6 +104,7 @@ function expected(caller: Caller, route: RouteCase): Outcome {
   const onQ1 = caller.onQ1.includes(route.scope);
   switch (route.target) {
     case 'queue':
+    case 'topic':
       return onQ1 ? 'allowed' : 403;
     case 'all':
       return onAll ? 'allowed' : 403;
@@ -131,6 +134,7 @@ async function fixtures(server: Server): Promise<{ jobId: string }> {
   await server.spool.declareQueue('q1');
   await server.spool.declareQueue('other');
   const job = await server.spool.enqueue('q1', { hello: 'world' });
+  await server.spool.putTopic('t1', { queues: ['q1'] });
   return { jobId: job.id };
 }
 
@@ -154,7 +158,10 @@ async function tokenFor(server: Server, caller: Caller): Promise<{ token?: strin
 
 function pathOf(route: RouteCase, jobId: string): string {
   const keyRoute = route.route.startsWith('/v1/keys');
-  return (route.path ?? route.route).replaceAll(':queue', 'q1').replaceAll(':id', keyRoute ? 'key_0000000000000000' : jobId);
+  return (route.path ?? route.route)
+    .replaceAll(':queue', 'q1')
+    .replaceAll(':topic', 't1')
+    .replaceAll(':id', keyRoute ? 'key_0000000000000000' : jobId);
 }
 
 /** The rows whose route this server has. */

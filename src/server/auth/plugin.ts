@@ -14,7 +14,7 @@
  *   queueParam: 'queue'  the path parameter
  *   queueQuery: 'queue'  the querystring parameter (search); absent → the request spans every queue
  *   jobParam:   'id'     the job's queue, looked up here (below)
- *   topicParam: 'topic'  every queue the topic fans out to (through `topicQueues`; without it: every queue)
+ *   topicParam: 'topic'  every queue the topic fans out to (the topic is read here, like a job)
  *   queueFilter: true    a list that filters its own output with `request.auth.allows(scope, queue)`
  *   none of these        every queue: only `admin` or a `<scope>:*` grant allows it
  *
@@ -53,8 +53,6 @@ export interface AuthOptions {
   /** SPOOL_ADMIN_TOKEN; null or empty: open access. */
   readonly adminToken: string | null;
   readonly limiter?: KeyRateLimiter;
-  /** The queues a topic fans out to (null: no such topic). Without it a topic route needs `<scope>:*`. */
-  readonly topicQueues?: (topic: string) => Promise<readonly string[] | null>;
 }
 
 declare module 'fastify' {
@@ -138,13 +136,16 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
       if (queue === null || !grantsAllow(grants, scope, queue)) throw new JobNotFoundError(String(id));
       return;
     }
-    if (config.topicParam && opts.topicQueues) {
-      if (grantsAllow(grants, scope, null)) return;
-      const topic = params[config.topicParam];
-      const queues = typeof topic === 'string' ? await opts.topicQueues(topic) : null;
-      if (queues === null) throw new HttpProblem('not-found', `topic "${String(topic)}" not found`);
-      const denied = queues.find((q) => !grantsAllow(grants, scope, q));
-      if (denied !== undefined) throw forbidden(scope, denied);
+    if (config.topicParam) {
+      if (grantsAllow(grants, scope, null)) return; // `<scope>:*`: every queue of any topic
+      // An unknown topic is its 404 (topic names are configuration, not tenant data); a topic with a queue
+      // outside the key's globs is 403 without naming the queue.
+      const { queues } = await opts.spool.getTopic(String(params[config.topicParam]));
+      if (!queues.every((q) => grantsAllow(grants, scope, q))) {
+        throw new HttpProblem('forbidden', `this key lacks the ${scope} scope on every queue of this topic`, {
+          headers: { 'www-authenticate': `${REALM}, error="insufficient_scope"` },
+        });
+      }
       return;
     }
     if (!grantsAllow(grants, scope, null)) throw forbidden(scope, null);
