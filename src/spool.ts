@@ -322,6 +322,7 @@ export class Spool {
   /** Create or update a recurring job; the maintenance leader enqueues each due time once (schedule runner). */
   async putSchedule(name: string, config: schedules.ScheduleConfig): Promise<schedules.Schedule & { created: boolean }> {
     const schedule = await schedules.putSchedule(this, name, config);
+    this.#maintainer?.schedules.nudge();
     for (const w of this.#workers) w.maintainer?.schedules.nudge();
     return schedule;
   }

@@ -121,6 +121,16 @@ export async function deleteTopic(store: Store, name: string): Promise<boolean> 
  * disappeared meanwhile), and then fails whole too.
  */
 export async function publish(publisher: TopicPublisher, name: string, payload: unknown, options: PublishOptions = {}): Promise<PublishResult> {
+  const items = await checkEvent(publisher, name, payload, options);
+  const jobs = await publisher.enqueueMany(items, { atomic: true });
+  return { topic: name, jobs };
+}
+
+/**
+ * Every check `publish` makes, without writing: the jobs the event would make (one per queue, in the topic's
+ * order, with derived idempotency keys), or the error `publish` would throw. Dry runs use it.
+ */
+export async function checkEvent(publisher: TopicPublisher, name: string, payload: unknown, options: PublishOptions = {}): Promise<EnqueueItem[]> {
   const key = options.idempotencyKey;
   if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH)) {
     throw new InvalidArgumentError(`idempotencyKey must be a string of 1–${MAX_KEY_LENGTH} characters`);
@@ -145,8 +155,7 @@ export async function publish(publisher: TopicPublisher, name: string, payload: 
     const first = errors[0]!;
     throw new ValidationError(`the event was rejected and no job was written: ${first.message} (at ${first.path})`, errors);
   }
-  const jobs = await publisher.enqueueMany(items, { atomic: true });
-  return { topic: name, jobs };
+  return items;
 }
 
 /**

@@ -62,6 +62,13 @@ const ROUTES: readonly RouteCase[] = [
   { method: 'GET', route: '/v1/audit', scope: 'admin', target: 'all' },
   { method: 'PUT', route: '/v1/topics/:topic', scope: 'admin', target: 'all', body: { queues: ['q1'] } },
   { method: 'POST', route: '/v1/topics/:topic/events', scope: 'publish', target: 'topic', body: { payload: { n: 3 } } },
+  { method: 'GET', route: '/v1/topics', scope: 'read', target: 'filter' },
+  { method: 'GET', route: '/v1/topics/:topic', scope: 'read', target: 'topic' },
+  { method: 'DELETE', route: '/v1/topics/:topic', path: '/v1/topics/gone', scope: 'admin', target: 'all' },
+  { method: 'PUT', route: '/v1/schedules/:name', path: '/v1/schedules/s2', scope: 'admin', target: 'all', body: { cron: '0 3 * * *', queue: 'q1', payload: null } },
+  { method: 'GET', route: '/v1/schedules', scope: 'read', target: 'filter' },
+  { method: 'GET', route: '/v1/schedules/:name', path: '/v1/schedules/s1', scope: 'read', target: 'filter' },
+  { method: 'DELETE', route: '/v1/schedules/:name', path: '/v1/schedules/gone', scope: 'admin', target: 'all' },
 ];
 
 /** A caller and what it holds, stated by hand (not computed with the code under test). */
@@ -135,6 +142,7 @@ async function fixtures(server: Server): Promise<{ jobId: string }> {
   await server.spool.declareQueue('other');
   const job = await server.spool.enqueue('q1', { hello: 'world' });
   await server.spool.putTopic('t1', { queues: ['q1'] });
+  await server.spool.putSchedule('s1', { cron: '0 3 * * *', queue: 'q1', payload: null });
   return { jobId: job.id };
 }
 

@@ -1,0 +1,229 @@
+/**
+ * Topics (fan-out): `PUT /v1/topics/{topic}` (admin; 201/200), `GET /v1/topics` (the topics whose every queue
+ * the caller may read), `GET /v1/topics/{topic}`, `DELETE /v1/topics/{topic}` (admin; 204), and
+ * `POST /v1/topics/{topic}/events` → 202 `{topic, jobs}` with one job per queue, all committed together or
+ * none (engine/topics.ts). Events take the enqueue body and headers (Idempotency-Key: one key per queue is
+ * derived from it, replays answer the original jobs with `Idempotent-Replayed: true`; 409 while the same key
+ * is in flight on this node), `?dryRun=true`, and each queue's admission limits (503, nothing written).
+ *
+ * Scopes: the event route and `GET /v1/topics/{topic}` act on every queue of the topic (`topicParam`: the auth
+ * plugin reads the topic); `GET /v1/topics` lists the topics whose every queue the caller may read.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Static } from 'typebox';
+import { QueueNotFoundError, SpoolError, TopicNotFoundError } from '../../core/errors.js';
+import { checkEvent, type PublishOptions, type Topic } from '../../engine/topics.js';
+import type { ServerContext } from '../app.js';
+import { audit } from '../auth/audit.js';
+import { principalOf } from '../auth/plugin.js';
+import { FieldProblem, HttpProblem } from '../problem.js';
+import { access, type RouteAccess } from '../route-config.js';
+import { BODY_ERRORS, EnqueueBody, EnqueueQuery, errorResponses, jsonResponse, type EnqueueBodyJson } from '../schemas/index.js';
+import { EventAcceptedSchema, EventDryRunSchema, TopicBody, TopicListSchema, TopicParams, TopicSchema, type TopicBodyJson } from '../schemas/topics.js';
+import { receiptJson } from '../views.js';
+
+type Params = Static<typeof TopicParams>;
+
+const AUTH_ERRORS = [401, 403, 429];
+const readTopic: RouteAccess = { scope: 'read', topicParam: 'topic' };
+const publishTopic: RouteAccess = { scope: 'publish', topicParam: 'topic' };
+const KEY_HEADER = /^[\x21-\x7e]{1,256}$/;
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+export function topicJson(t: Topic): Static<typeof TopicSchema> {
+  return { name: t.name, queues: [...t.queues], createdAt: t.createdAt.toISOString(), updatedAt: t.updatedAt.toISOString() };
+}
+
+export function topicRoutes(app: FastifyInstance, { spool, monitor }: ServerContext): void {
+  /** `topic \0 key` of events this node is committing now. */
+  const inFlight = new Set<string>();
+
+  app.put<{ Params: Params; Body: TopicBodyJson }>(
+    '/v1/topics/:topic',
+    {
+      config: access.admin,
+      schema: {
+        tags: ['topics'],
+        summary: 'Create or replace a topic (the declared queues its events fan out to)',
+        params: TopicParams,
+        body: TopicBody,
+        response: {
+          200: jsonResponse('replaced', TopicSchema),
+          201: jsonResponse('created', TopicSchema),
+          ...errorResponses(...BODY_ERRORS, 422, ...AUTH_ERRORS),
+        },
+      },
+    },
+    async (req, reply) => {
+      const topic = await spool.putTopic(req.params.topic, { queues: req.body.queues });
+      await audit(req, 'topic.put', topic.name, { created: topic.created, queues: topic.queues });
+      if (topic.created) reply.header('location', `/v1/topics/${encodeURIComponent(topic.name)}`);
+      return reply.code(topic.created ? 201 : 200).send(topicJson(topic));
+    },
+  );
+
+  app.get(
+    '/v1/topics',
+    {
+      config: access.readQueues,
+      schema: {
+        tags: ['topics'],
+        summary: 'List topics (those whose every queue the caller may read)',
+        response: { 200: jsonResponse('the topics', TopicListSchema), ...errorResponses(...AUTH_ERRORS, 503) },
+      },
+    },
+    async (req) => {
+      const who = principalOf(req);
+      const all = await spool.listTopics();
+      return { topics: all.filter((t) => t.queues.every((q) => who.allows('read', q))).map(topicJson) };
+    },
+  );
+
+  app.get<{ Params: Params }>(
+    '/v1/topics/:topic',
+    {
+      config: readTopic,
+      schema: {
+        tags: ['topics'],
+        summary: 'A topic',
+        params: TopicParams,
+        response: { 200: jsonResponse('the topic', TopicSchema), ...errorResponses(400, 404, ...AUTH_ERRORS, 503) },
+      },
+    },
+    async (req) => topicJson(await spool.getTopic(req.params.topic)),
+  );
+
+  app.delete<{ Params: Params }>(
+    '/v1/topics/:topic',
+    {
+      config: access.admin,
+      schema: {
+        tags: ['topics'],
+        summary: 'Delete a topic (jobs already published stay)',
+        params: TopicParams,
+        response: { 204: { description: 'deleted', type: 'null' }, ...errorResponses(400, 404, ...AUTH_ERRORS, 503) },
+      },
+    },
+    async (req, reply) => {
+      if (!(await spool.deleteTopic(req.params.topic))) throw new TopicNotFoundError(req.params.topic);
+      await audit(req, 'topic.delete', req.params.topic);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Params: Params; Body: EnqueueBodyJson; Querystring: Static<typeof EnqueueQuery> }>(
+    '/v1/topics/:topic/events',
+    {
+      config: publishTopic,
+      schema: {
+        tags: ['topics'],
+        summary: 'Publish an event: one job per queue of the topic, all committed together or none (202)',
+        description:
+          'The body is the enqueue body. One queue refusing the payload (its schema or contract) → 422 naming the queue, and no job anywhere. ' +
+          '`Idempotency-Key`: the same key and body answer the original jobs with `Idempotent-Replayed: true`; another body → 422; while in flight → 409. ' +
+          'A queue over its admission limits → 503, nothing written. `?dryRun=true` checks everything and writes nothing (200).',
+        params: TopicParams,
+        querystring: EnqueueQuery,
+        body: EnqueueBody,
+        response: {
+          202: jsonResponse('accepted and committed: one job per queue', EventAcceptedSchema, {
+            'idempotent-replayed': { schema: { type: 'string', enum: ['true'] }, description: 'present when an Idempotency-Key matched an earlier identical event' },
+          }),
+          200: jsonResponse('dry run: valid, nothing written', EventDryRunSchema),
+          ...errorResponses(...BODY_ERRORS, 404, 409, 422, ...AUTH_ERRORS),
+        },
+      },
+    },
+    async (req, reply) => {
+      const name = req.params.topic;
+      const { key, options } = eventOptions(req, req.body);
+      const topic = await spool.getTopic(name);
+      for (const queue of topic.queues) await admit(queue);
+      if (req.query.dryRun === true) {
+        const items = await checkEvent(spool, name, req.body.payload, options);
+        return reply.code(200).send({ dryRun: true, valid: true, topic: name, queues: items.map((i) => i.queue), count: items.length, idempotencyKey: key });
+      }
+      const flight = key !== null ? `${name}\0${key}` : null;
+      if (flight !== null) {
+        if (inFlight.has(flight)) {
+          throw new SpoolError('idempotency_key_in_flight', `an event with idempotency key "${key}" on topic "${name}" is still in flight; retry once it has finished`);
+        }
+        inFlight.add(flight);
+      }
+      try {
+        const result = await spool.publish(name, req.body.payload, options);
+        for (const job of result.jobs) if (!job.replayed) monitor.noteAccepted(job.queue, 1);
+        if (result.jobs.length > 0 && result.jobs.every((j) => j.replayed)) reply.header('idempotent-replayed', 'true');
+        return reply.code(202).send({ topic: name, jobs: result.jobs.map((j) => ({ ...receiptJson(j), replayed: j.replayed })) });
+      } finally {
+        if (flight !== null) inFlight.delete(flight);
+      }
+    },
+  );
+
+  /** A queue's admission limits, as the enqueue path applies them (503, nothing written). */
+  async function admit(queue: string): Promise<void> {
+    let info;
+    try {
+      info = await monitor.get(queue);
+    } catch (error) {
+      if (error instanceof QueueNotFoundError) return; // the engine names the topic's missing queue
+      throw error;
+    }
+    const limits = info.config.admission;
+    if (!limits) return;
+    const waiting = monitor.waitingOf(queue, info);
+    if (limits.maxDepth !== undefined && waiting + 1 > limits.maxDepth) {
+      throw new HttpProblem('admission-rejected', `queue "${queue}" of this topic is full: ${waiting} jobs waiting, admission.maxDepth is ${limits.maxDepth}`);
+    }
+    if (limits.maxAgeSeconds !== undefined && info.stats.oldestAgeSeconds > limits.maxAgeSeconds) {
+      throw new HttpProblem(
+        'admission-rejected',
+        `queue "${queue}" of this topic is behind: its oldest waiting job has waited ${Math.round(info.stats.oldestAgeSeconds)} s, admission.maxAgeSeconds is ${limits.maxAgeSeconds}`,
+      );
+    }
+  }
+}
+
+/** The event's job options from its body and headers (Idempotency-Key, X-Correlation-Id, traceparent). */
+function eventOptions(req: FastifyRequest, body: EnqueueBodyJson): { key: string | null; options: PublishOptions } {
+  const header = (name: string): string | null => {
+    const v = req.headers[name];
+    return typeof v === 'string' ? v : Array.isArray(v) ? (v[0] ?? null) : null;
+  };
+  let key = header('idempotency-key');
+  if (key !== null) {
+    if (key.length >= 2 && key.startsWith('"') && key.endsWith('"')) key = key.slice(1, -1);
+    if (!KEY_HEADER.test(key)) {
+      throw new FieldProblem(400, 'Idempotency-Key must be 1–256 visible ASCII characters', [
+        { path: '/Idempotency-Key', message: 'must be 1–256 visible ASCII characters', location: 'headers' },
+      ]);
+    }
+  }
+  if (body.runAt !== undefined && body.delaySeconds !== undefined) {
+    throw new FieldProblem(400, 'give runAt or delaySeconds, not both', [{ path: '/delaySeconds', message: 'cannot be combined with runAt' }]);
+  }
+  const headerCorrelation = header('x-correlation-id') ?? header('correlation-id');
+  if (headerCorrelation !== null && (headerCorrelation.length === 0 || headerCorrelation.length > 256)) {
+    throw new FieldProblem(400, 'X-Correlation-Id must be 1–256 characters', [{ path: '/X-Correlation-Id', message: 'must be 1–256 characters', location: 'headers' }]);
+  }
+  const traceparent = header('traceparent');
+  const meta: Record<string, string> = {};
+  if (body.callbackUrl !== undefined) meta['callbackUrl'] = body.callbackUrl;
+  if (traceparent !== null && TRACEPARENT.test(traceparent)) meta['traceparent'] = traceparent;
+  const correlationId = body.correlationId ?? headerCorrelation ?? undefined;
+  const options: PublishOptions = {
+    ...(body.type !== undefined ? { type: body.type } : {}),
+    ...(body.version !== undefined ? { version: body.version } : {}),
+    ...(body.priority !== undefined ? { priority: body.priority } : {}),
+    ...(body.runAt !== undefined ? { runAt: body.runAt } : {}),
+    ...(body.delaySeconds !== undefined ? { delaySeconds: body.delaySeconds } : {}),
+    ...(body.orderingKey !== undefined ? { orderingKey: body.orderingKey } : {}),
+    ...(body.groupKey !== undefined ? { groupKey: body.groupKey } : {}),
+    ...(body.maxAttempts !== undefined ? { maxAttempts: body.maxAttempts } : {}),
+    ...(correlationId !== undefined ? { correlationId } : {}),
+    ...(key !== null ? { idempotencyKey: key } : {}),
+    ...(Object.keys(meta).length > 0 ? { meta } : {}),
+  };
+  return { key, options };
+}
