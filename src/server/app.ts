@@ -21,6 +21,7 @@ import { JobWaiter } from './job-waiter.js';
 import { parseJsonBody } from './json-body.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX, sendProblem, toProblem } from './problem.js';
 import { QueueMonitor } from './queue-monitor.js';
+import { SHARED_SCHEMAS } from './schemas/common.js';
 import { installAuth } from './auth/plugin.js';
 import { KeyRegistry } from './auth/keys.js';
 import { auditRoutes } from './routes/audit.js';
@@ -124,6 +125,10 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
   const query = newAjv('querystring');
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'querystring' ? query : strict).compile(schema));
   const responses = options.validateResponses ? newAjv('body') : null;
+  for (const schema of SHARED_SCHEMAS) {
+    app.addSchema(schema);
+    responses?.addSchema(schema);
+  }
   app.setSerializerCompiler(({ schema, url, method, httpStatus }) => {
     if (!responses) return (data) => JSON.stringify(data);
     const check: ValidateFunction = responses.compile(schema);
@@ -197,9 +202,19 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
         title: 'Spool HTTP API',
         version: '1',
         description: 'Queue-first job service. Errors are RFC 9457 application/problem+json. See docs/http.md.',
+        license: { name: 'MIT', identifier: 'MIT' },
       },
+      servers: [{ url: '/', description: 'the server answering this document' }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'SPOOL_ADMIN_TOKEN or an API key; open access when the server runs without SPOOL_ADMIN_TOKEN (loopback only)' },
+        },
+      },
+      security: [{ bearer: [] }],
     },
     hideUntagged: false,
+    // Shared schemas appear under components.schemas by their $id (Problem, Job, Queue), not def-N.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`) },
   });
   app.register(async (scope) => {
     healthRoutes(scope, ctx);

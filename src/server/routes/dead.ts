@@ -10,7 +10,7 @@ import type { ServerContext } from '../app.js';
 import { audit } from '../auth/audit.js';
 import { FieldProblem } from '../problem.js';
 import { access } from '../route-config.js';
-import { DeadListQuery, DeadParams, errorResponses, JobPageSchema, jsonResponse, QueueParams, ReplayBody, ReplayResultSchema } from '../schemas/index.js';
+import { DeadListQuery, DeadParams, errorResponses, JobPageSchema, jsonResponse, NoQuery, QueueParams, ReplayBody, ReplayResultSchema } from '../schemas/index.js';
 import { jobJson } from '../views.js';
 
 export function deadRoutes(app: FastifyInstance, { spool, monitor }: ServerContext): void {
@@ -19,6 +19,7 @@ export function deadRoutes(app: FastifyInstance, { spool, monitor }: ServerConte
     {
       config: access.readQueue,
       schema: {
+        operationId: 'listDeadJobs',
         summary: 'Dead jobs of a queue (each with every attempt\'s error in its history), newest first',
         params: QueueParams,
         querystring: DeadListQuery,
@@ -36,9 +37,11 @@ export function deadRoutes(app: FastifyInstance, { spool, monitor }: ServerConte
     {
       config: access.adminQueue,
       schema: {
+        operationId: 'replayDeadJobs',
         summary: 'Replay dead jobs: back to queued with attempts reset',
         description: 'Body `{ids: [...]}` or `{all: true}`, optionally `dryRun: true` (count only, nothing changes).',
         params: QueueParams,
+        querystring: NoQuery,
         body: ReplayBody,
         response: { 200: jsonResponse('how many were (or would be) replayed', ReplayResultSchema), ...errorResponses(400, 404, 413, 415, 503) },
       },
@@ -61,8 +64,10 @@ export function deadRoutes(app: FastifyInstance, { spool, monitor }: ServerConte
     {
       config: access.adminQueue,
       schema: {
+        operationId: 'purgeDeadJob',
         summary: 'Purge one dead job',
         params: DeadParams,
+        querystring: NoQuery,
         response: { 204: { description: 'purged', type: 'null' }, ...errorResponses(400, 404, 409, 503) },
       },
     },

@@ -22,9 +22,10 @@ import {
   JobGetQuery,
   JobPageSchema,
   JobParams,
-  JobSchema,
+  JobRef,
   JobSearchQuery,
   jsonResponse,
+  NoQuery,
   QueueParams,
   type EnqueueBodyJson,
 } from '../schemas/index.js';
@@ -34,8 +35,8 @@ const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const KEY_HEADER = /^[\x21-\x7e]{1,256}$/;
 
 const acceptHeaders = {
-  location: { schema: { type: 'string' }, description: '/v1/jobs/{id}' },
-  'idempotent-replayed': { schema: { type: 'string', enum: ['true'] }, description: 'present when an Idempotency-Key matched an earlier identical request' },
+  location: { type: 'string', description: '/v1/jobs/{id}' },
+  'idempotent-replayed': { type: 'string', enum: ['true'], description: 'present when an Idempotency-Key matched an earlier identical request' },
 };
 
 /** Idempotency-Key, correlation and trace headers; a malformed one is 400. */
@@ -86,6 +87,7 @@ export function jobRoutes(app: FastifyInstance, { accept, spool, monitor, waiter
     {
       config: access.publish,
       schema: {
+        operationId: 'enqueueJob',
         summary: 'Enqueue a job: 202 once it is durably committed',
         description:
           'Headers: `Idempotency-Key` (same key + same body → the original 202 with `Idempotent-Replayed: true`; a different body → 422; while the first is in flight → 409), `X-Correlation-Id` (default correlationId), `traceparent` (kept with the job).',
@@ -113,6 +115,7 @@ export function jobRoutes(app: FastifyInstance, { accept, spool, monitor, waiter
     {
       config: access.publish,
       schema: {
+        operationId: 'enqueueJobs',
         summary: 'Enqueue up to 1,000 jobs, all or nothing, in one commit',
         description: 'Idempotency per item (`jobs[].idempotencyKey`); a batch takes no Idempotency-Key header. 422 errors carry `{index, path, message}`.',
         params: QueueParams,
@@ -138,12 +141,13 @@ export function jobRoutes(app: FastifyInstance, { accept, spool, monitor, waiter
     {
       config: access.readJob,
       schema: {
+        operationId: 'getJob',
         summary: 'A job with its history',
         description: '`Retry-After` while the job is not finished. `?waitSeconds=N` (≤ 30) holds the request until the job is terminal or N seconds pass.',
         params: JobParams,
         querystring: JobGetQuery,
         response: {
-          200: jsonResponse('the job', JobSchema, { 'retry-after': { schema: { type: 'string' }, description: 'seconds; only while not terminal' } }),
+          200: jsonResponse('the job', JobRef, { 'retry-after': { type: 'string', description: 'seconds; only while not terminal' } }),
           ...errorResponses(400, 404, 503),
         },
       },
@@ -173,6 +177,7 @@ export function jobRoutes(app: FastifyInstance, { accept, spool, monitor, waiter
     {
       config: access.readSearch,
       schema: {
+        operationId: 'searchJobs',
         summary: 'Search jobs, newest first',
         querystring: JobSearchQuery,
         response: { 200: jsonResponse('a page of jobs', JobPageSchema), ...errorResponses(400, 404, 503) },
@@ -198,10 +203,12 @@ export function jobRoutes(app: FastifyInstance, { accept, spool, monitor, waiter
     {
       config: access.adminJob,
       schema: {
+        operationId: 'cancelJob',
         summary: 'Cancel a waiting job (scheduled, queued, retrying)',
         description: '409 when the job is active or already finished: cancelling running work is not part of v1.',
         params: JobParams,
-        response: { 200: jsonResponse('the cancelled job', JobSchema), ...errorResponses(400, 404, 409, 503) },
+        querystring: NoQuery,
+        response: { 200: jsonResponse('the cancelled job', JobRef), ...errorResponses(400, 404, 409, 503) },
       },
     },
     async (req) => {

@@ -10,7 +10,7 @@ import { compileSchema, escapePointer } from '../../core/validation.js';
 import type { ServerContext } from '../app.js';
 import { audit } from '../auth/audit.js';
 import { access } from '../route-config.js';
-import { errorResponses, jsonResponse, QueueBody, QueueListSchema, QueueParams, QueueSchema } from '../schemas/index.js';
+import { errorResponses, jsonResponse, NoQuery, QueueBody, QueueListSchema, QueueParams, QueueRef } from '../schemas/index.js';
 import { queueJson } from '../views.js';
 
 type Params = Static<typeof QueueParams>;
@@ -30,12 +30,14 @@ export function queueRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
         if (req.body === undefined || req.body === null) req.body = {};
       },
       schema: {
+        operationId: 'putQueue',
         summary: 'Create or update a queue (idempotent)',
         params: QueueParams,
+        querystring: NoQuery,
         body: QueueBody,
         response: {
-          200: jsonResponse('updated', QueueSchema),
-          201: jsonResponse('created', QueueSchema),
+          200: jsonResponse('updated', QueueRef),
+          201: jsonResponse('created', QueueRef),
           ...errorResponses(400, 413, 415, 422, 503),
         },
       },
@@ -56,7 +58,12 @@ export function queueRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
     '/v1/queues',
     {
       config: access.readQueues,
-      schema: { summary: 'List queues with their stats', response: { 200: jsonResponse('the queues', QueueListSchema), ...errorResponses(503) } },
+      schema: {
+        operationId: 'listQueues',
+        summary: 'List queues with their stats',
+        querystring: NoQuery,
+        response: { 200: jsonResponse('the queues', QueueListSchema), ...errorResponses(400, 503) },
+      },
     },
     async (req) => {
       // `queueFilter`: a key sees only the queues it may read (auth/plugin.ts).
@@ -69,7 +76,13 @@ export function queueRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
     '/v1/queues/:queue',
     {
       config: access.readQueue,
-      schema: { summary: 'A queue: settings and live stats', params: QueueParams, response: { 200: jsonResponse('the queue', QueueSchema), ...errorResponses(400, 404, 503) } },
+      schema: {
+        operationId: 'getQueue',
+        summary: 'A queue: settings and live stats',
+        params: QueueParams,
+        querystring: NoQuery,
+        response: { 200: jsonResponse('the queue', QueueRef), ...errorResponses(400, 404, 503) },
+      },
     },
     async (req) => answer(req.params.queue),
   );
@@ -80,9 +93,11 @@ export function queueRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
       {
         config: access.adminQueue,
         schema: {
+          operationId: `${action}Queue`,
           summary: action === 'pause' ? 'Stop claiming jobs of the queue (enqueue keeps working)' : 'Resume claiming jobs of the queue',
           params: QueueParams,
-          response: { 200: jsonResponse('the queue', QueueSchema), ...errorResponses(400, 404, 503) },
+          querystring: NoQuery,
+          response: { 200: jsonResponse('the queue', QueueRef), ...errorResponses(400, 404, 503) },
         },
       },
       async (req) => {

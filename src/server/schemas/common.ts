@@ -3,9 +3,20 @@
  * parameters, and `errorResponses()` which documents a route's problem answers in the OpenAPI document.
  * The same TypeBox objects validate requests (app.ts's validator compiler) and describe responses.
  */
-import { Type, type TSchema } from 'typebox';
+import { Type, type Static, type TSchema, type TUnsafe } from 'typebox';
 import { QUEUE_NAME_PATTERN } from '../../core/queue-config.js';
 import { PROBLEM_CONTENT_TYPE } from '../problem.js';
+
+/**
+ * Schemas shared by many routes: registered once (`app.addSchema`), referenced as `{$ref: 'Name#'}`, and
+ * listed once under `components.schemas` of the OpenAPI document instead of being inlined everywhere.
+ */
+export const SHARED_SCHEMAS: Array<Record<string, unknown> & { $id: string }> = [];
+
+export function shared<T extends TSchema>(id: string, schema: T): TUnsafe<Static<T>> {
+  SHARED_SCHEMAS.push({ ...(schema as unknown as Record<string, unknown>), $id: id });
+  return Type.Unsafe<Static<T>>({ $ref: `${id}#` });
+}
 
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO-8601 UTC' });
 
@@ -17,6 +28,9 @@ export const AnyJson = Type.Unknown({ description: 'any JSON value' });
 export const QueueName = Type.String({ pattern: QUEUE_NAME_PATTERN, description: 'queue name: [A-Za-z0-9][A-Za-z0-9._-]{0,63}' });
 
 export const JobId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+
+/** Routes without query parameters still refuse unknown ones (a typo such as `?dryrun=true` must not pass silently). */
+export const NoQuery = Type.Object({}, { additionalProperties: false });
 
 export const QueueParams = Type.Object({ queue: QueueName }, { additionalProperties: false });
 export const JobParams = Type.Object({ id: JobId }, { additionalProperties: false });
@@ -38,6 +52,7 @@ export const ProblemSchema = Type.Object(
   },
   { description: 'RFC 9457 problem details' },
 );
+export const ProblemRef = shared('Problem', ProblemSchema);
 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'invalid request (malformed JSON, wrong types, unknown fields, out-of-range values)',
@@ -54,7 +69,7 @@ const DESCRIPTIONS: Record<number, string> = {
 export function errorResponses(...statuses: number[]): Record<number, unknown> {
   const out: Record<number, unknown> = {};
   for (const status of statuses) {
-    out[status] = { description: DESCRIPTIONS[status] ?? 'error', content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } } };
+    out[status] = { description: DESCRIPTIONS[status] ?? 'error', content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemRef } } };
   }
   return out;
 }

@@ -5,7 +5,7 @@
 import { Type, type Static } from 'typebox';
 import { PRIORITIES } from '../../core/priority.js';
 import { JOB_STATES } from '../../core/states.js';
-import { AnyJson, Nullable, QueueName, Timestamp } from './common.js';
+import { AnyJson, Nullable, QueueName, shared, Timestamp } from './common.js';
 
 const Key = (description: string) => Type.String({ minLength: 1, maxLength: 256, description });
 
@@ -112,7 +112,8 @@ export const JobSchema = Type.Object({
   history: Type.Array(HistoryEntrySchema),
 });
 
-export const JobPageSchema = Type.Object({ jobs: Type.Array(JobSchema), nextCursor: Nullable(Type.String()) });
+export const JobRef = shared('Job', JobSchema);
+export const JobPageSchema = Type.Object({ jobs: Type.Array(JobRef), nextCursor: Nullable(Type.String({ description: 'pass as `cursor` for the next page; null on the last' })) });
 
 export const Limit = Type.Integer({ minimum: 1, maximum: 500, default: 50 });
 export const Cursor = Type.String({ minLength: 1, maxLength: 200 });

@@ -5,7 +5,7 @@
  */
 import { Type, type Static } from 'typebox';
 import { JOB_STATES } from '../../core/states.js';
-import { AnyJson, Nullable, Timestamp } from './common.js';
+import { AnyJson, Nullable, shared, Timestamp } from './common.js';
 
 export { QueueConfigSchema as QueueBody } from '../../core/queue-config.js';
 
@@ -61,7 +61,8 @@ export const QueueSchema = Type.Object({
   stats: QueueStatsSchema,
 });
 
-export const QueueListSchema = Type.Object({ queues: Type.Array(QueueSchema) });
+export const QueueRef = shared('Queue', QueueSchema);
+export const QueueListSchema = Type.Object({ queues: Type.Array(QueueRef) });
 
 export type QueueJson = Static<typeof QueueSchema>;
 export type QueueStatsJson = Static<typeof QueueStatsSchema>;
