@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, spool, spoolLong, TempDirs, type LongRunning } from '../cli/spawn.js';
+import { buildCli, spool, spoolLong, stderrLines, TempDirs, type LongRunning } from '../cli/spawn.js';
 
 const tmp = new TempDirs();
 const procs: LongRunning[] = [];
@@ -50,5 +50,15 @@ describe('spool serve with SPOOL_ADMIN_TOKEN', () => {
     const refused = await spool(['serve', '--host', '0.0.0.0', '--port', '0', '--db', `sqlite:${join(dir, 'c.db')}`], { env: { SPOOL_ADMIN_TOKEN: '' } });
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/refusing to serve without SPOOL_ADMIN_TOKEN on non-loopback host 0\.0\.0\.0/);
+  });
+
+  it('refuses an admin token that could never be sent as a Bearer token (spaces, non-ASCII): one line, exit 2', async () => {
+    const dir = tmp.make('spool-auth-serve-');
+    for (const token of ['two words', 'tab\there', 'pässword']) {
+      const r = await spool(['serve', '--port', '0', '--db', `sqlite:${join(dir, 'd.db')}`], { env: { SPOOL_ADMIN_TOKEN: token } });
+      expect(r.code, token).toBe(2);
+      expect(r.stdout).not.toMatch(/listening/);
+      expect(stderrLines(r)).toEqual(['spool: SPOOL_ADMIN_TOKEN must be printable ASCII without spaces (it is sent as "Authorization: Bearer <token>")']);
+    }
   });
 });

@@ -9,6 +9,7 @@
 import type { Command } from 'commander';
 import type { FastifyBaseLogger } from 'fastify';
 import { isIP } from 'node:net';
+import { adminTokenProblem } from '../../server/auth/plugin.js';
 import { buildApp, maxBodyBytesFromEnv, type ServerState } from '../../server/app.js';
 import { createLogger } from '../../logger.js';
 import { Spool } from '../../spool.js';
@@ -39,6 +40,8 @@ export function registerServe(program: Command): void {
         if (!process.env['SPOOL_ADMIN_TOKEN'] && !LOOPBACK.has(host) && !(isIP(host) && host.startsWith('127.'))) {
           throw new UsageError(`refusing to serve without SPOOL_ADMIN_TOKEN on non-loopback host ${host}`);
         }
+        const tokenProblem = process.env['SPOOL_ADMIN_TOKEN'] ? adminTokenProblem(process.env['SPOOL_ADMIN_TOKEN']) : null;
+        if (tokenProblem) throw new UsageError(tokenProblem);
         let maxBodyBytes: number;
         try {
           maxBodyBytes = maxBodyBytesFromEnv();

@@ -76,6 +76,11 @@ export interface AuthContext {
 const REALM = 'Bearer realm="spool"';
 // Any visible ASCII token (a superset of RFC 6750 b64token, so an admin token with other symbols still works).
 const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
+
+/** Why an admin token could never be presented in `Authorization: Bearer <token>`, or null when it can. */
+export function adminTokenProblem(token: string): string | null {
+  return /^[\x21-\x7e]+$/.test(token) ? null : 'SPOOL_ADMIN_TOKEN must be printable ASCII without spaces (it is sent as "Authorization: Bearer <token>")';
+}
 const MAX_JOB_ID_LENGTH = 128;
 
 const ALL: Principal = Object.freeze({ actor: 'open', keyId: null, allows: () => true });
@@ -87,6 +92,8 @@ function keyPrincipal(keyId: string, grants: readonly Grant[]): Principal {
 
 /** Install the hook and the request decoration on the root instance (before any route is added). */
 export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
+  const problem = opts.adminToken ? adminTokenProblem(opts.adminToken) : null;
+  if (problem) throw new Error(problem);
   const adminDigest = opts.adminToken ? sha256(opts.adminToken) : null;
   const limiter = opts.limiter ?? new KeyRateLimiter();
   app.decorate('spoolAuth', { store: opts.spool.store, keys: opts.keys, limiter, open: adminDigest === null } satisfies AuthContext);
