@@ -300,6 +300,11 @@ export interface Store {
   queueStatsGet(params: { queues?: readonly string[] }): Promise<QueueStats[]>;
 
   jobInsertMany(params: JobInsertManyParams): Promise<JobInsertResult[]>;
+  /**
+   * Lease up to `max` claimable jobs in claim order. A queue's `rateLimit` and `groups.rateLimit` are enforced
+   * here, in the claim's transaction (token buckets on the store's clock, docs/design.md "Rate limits"), so they
+   * hold across every claimer sharing the store; a limited claim may answer fewer than `max` with jobs waiting.
+   */
   jobClaimMany(params: JobClaimManyParams): Promise<ClaimedJob[]>;
   jobCompleteMany(params: { jobs: readonly JobCompleteParams[] }): Promise<FencedResult[]>;
   jobFailMany(params: { jobs: readonly JobFailParams[] }): Promise<FencedResult[]>;

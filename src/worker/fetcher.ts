@@ -21,6 +21,11 @@ export interface FetcherOptions {
   readonly backlogged: () => boolean;
   /** Called with the shortest lease claimed, so the runtime's tick can come round in time to extend it. */
   readonly leaseSeen: (leaseMs: number) => void;
+  /**
+   * For a rate-limited queue: how soon the next token comes (ms), so a claim cut short by the limit is tried
+   * again then rather than at the poll interval. Null when the queue has no rate limit.
+   */
+  readonly rateLimitRetryMs?: () => number | null;
 }
 
 /**
@@ -138,7 +143,8 @@ export class Fetcher {
       this.#pump();
       if (this.#stopping) break;
       if (jobs.length < max) {
-        await this.signal.wait(this.#opts.pollIntervalMs);
+        const nextToken = this.#opts.rateLimitRetryMs?.() ?? null;
+        await this.signal.wait(nextToken === null ? this.#opts.pollIntervalMs : Math.min(nextToken, this.#opts.pollIntervalMs));
         await microtasksDrained();
       }
     }

@@ -133,6 +133,7 @@ export class Worker {
           leaseMs: () => (this.#configs.get(queue)?.leaseSeconds ?? DEFAULTS.leaseSeconds) * 1000,
           backlogged: () => this.#completer.pending > maxPending,
           leaseSeen: (ms) => this.#tickAtMost(ms),
+          rateLimitRetryMs: () => rateLimitRetryMs(this.#configs.get(queue)),
         },
         (job) => this.#executor.run(job),
       );
@@ -252,6 +253,15 @@ export class Worker {
       this.#deps.log.warn({ err: error }, 'reading queue configs failed');
     }
   }
+}
+
+/**
+ * A claim cut short on a rate-limited queue is tried again when the next token is due (1 / the tighter rate,
+ * at least 25 ms): the store refills its buckets on its clock and tells nobody.
+ */
+export function rateLimitRetryMs(config: QueueConfig | undefined): number | null {
+  const rate = Math.min(config?.rateLimit?.perSecond ?? Infinity, config?.groups?.rateLimit?.perSecond ?? Infinity);
+  return Number.isFinite(rate) ? Math.max(25, Math.ceil(1000 / rate)) : null;
 }
 
 /** A quarter of the shortest lease or time limit, within [TICK_MIN_MS, TICK_MAX_MS]. */

@@ -25,6 +25,7 @@ import { idempotencySuite } from './suite/idempotency.js';
 import { insertSuite } from './suite/insert.js';
 import { leaderSuite } from './suite/leader.js';
 import { orderingSuite } from './suite/ordering.js';
+import { rateLimitSuite } from './suite/rate-limits.js';
 import { recordsSuite } from './suite/records.js';
 import { retentionSuite } from './suite/retention.js';
 import { retrySuite } from './suite/retry.js';
@@ -85,6 +86,7 @@ describe('store conformance: postgres', () => {
   leaderSuite(postgres);
   historySuite(postgres);
   recordsSuite(postgres);
+  rateLimitSuite(postgres);
 });
 
 describe('PostgreSQL-only checks', () => {

@@ -21,6 +21,7 @@ import { idempotencySuite } from './suite/idempotency.js';
 import { insertSuite } from './suite/insert.js';
 import { leaderSuite } from './suite/leader.js';
 import { orderingSuite } from './suite/ordering.js';
+import { rateLimitSuite } from './suite/rate-limits.js';
 import { recordsSuite } from './suite/records.js';
 import { retentionSuite } from './suite/retention.js';
 import { retrySuite } from './suite/retry.js';
@@ -75,6 +76,7 @@ describe('store conformance: sqlite', () => {
   leaderSuite(sqlite);
   historySuite(sqlite);
   recordsSuite(sqlite);
+  rateLimitSuite(sqlite);
 });
 
 describe('SQLite-only checks', () => {

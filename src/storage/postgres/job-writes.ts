@@ -30,6 +30,7 @@ import { ensureOrderingHead, fillGroupSlots, groupHoldFor, HOLD_NONE, HOLD_ORDER
 import { AtomicInsertError } from '../driver-common.js';
 import { historyEvent, parseConfig } from '../job-rows.js';
 import type { GateKind, TxContext } from './tx-context.js';
+import { pickRateLimited } from './rate-limits.js';
 
 /** `now` in ms inside one statement: the injected clock's value ($n), else the database's clock. */
 export function nowSql(param: string): string {
@@ -207,16 +208,19 @@ interface ClaimRow {
 
 /**
  * One statement: pick the best claimable rows (skipping rows other claims hold), lease them, and write the
- * counter deltas, all in data-modifying CTEs.
+ * counter deltas, all in data-modifying CTEs. The queue row it reads (paused?) also says whether the queue is
+ * rate-limited: an unlimited queue's claim is this statement alone; for a limited one it leases nothing and
+ * answers the limits (a row with no job), and the claim goes on within the token buckets (rate-limits.ts).
  */
-export async function claimJobs(ctx: TxContext, params: JobClaimManyParams): Promise<ClaimedJob[]> {
+export async function claimJobs(ctx: TxContext, params: JobClaimManyParams, owner: object): Promise<ClaimedJob[]> {
   if (params.max <= 0) return [];
-  const rows = await ctx.query<ClaimRow>(
+  const answer = await ctx.query<ClaimRow & { rate_per_second: number | null; group_rate_per_second: number | null }>(
     `WITH t AS MATERIALIZED (SELECT ${nowSql('$1')} AS now),
+     q AS MATERIALIZED (SELECT rate_per_second, group_rate_per_second FROM queues WHERE name = $2 AND NOT paused),
      picked AS (
        SELECT seq FROM jobs
        WHERE queue = $2 AND state = 'queued' AND hold = 0
-         AND EXISTS (SELECT 1 FROM queues WHERE name = $2 AND NOT paused)
+         AND EXISTS (SELECT 1 FROM q WHERE rate_per_second IS NULL AND group_rate_per_second IS NULL)
        ORDER BY prank, sort_at, seq LIMIT $3
        FOR UPDATE SKIP LOCKED),
      claimed AS (
@@ -235,9 +239,35 @@ export async function claimJobs(ctx: TxContext, params: JobClaimManyParams): Pro
        SELECT $2, c.name, c.sign * n.n FROM (SELECT count(*) AS n FROM claimed) AS n,
          (VALUES ('queued', -1), ('active', 1)) AS c(name, sign)
        WHERE n.n > 0)
-     SELECT * FROM claimed`,
+     SELECT claimed.*, q.rate_per_second, q.group_rate_per_second FROM q LEFT JOIN claimed ON true`,
     [ctx.now, params.queue, params.max, params.leaseMs],
   );
+  const first = answer[0];
+  let rows: ClaimRow[];
+  if (first && (first.rate_per_second !== null || first.group_rate_per_second !== null)) {
+    const limits = {
+      queue: first.rate_per_second === null ? null : Number(first.rate_per_second),
+      group: first.group_rate_per_second === null ? null : Number(first.group_rate_per_second),
+    };
+    const seqs = await pickRateLimited(ctx, owner, params.queue, params.max, limits);
+    if (seqs.length === 0) return [];
+    rows = await ctx.query<ClaimRow>(
+      `UPDATE jobs SET state = 'active', attempts = attempts + 1,
+         lease_token = replace(gen_random_uuid()::text, '-', ''),
+         lease_expires_at = $1::bigint + coalesce(lease_ms, $2),
+         started_at = $1::bigint,
+         history = history || ',{"s":"active","t":' || $1::bigint || ',"a":' || (attempts + 1) || '}'
+       WHERE seq = ANY($3::bigint[]) AND state = 'queued' AND hold = 0
+       RETURNING id, queue, type, version, payload, priority, ordering_key, group_key, correlation_id, attempts, max_attempts,
+         lease_token, lease_expires_at, created_at, run_at, options, prank, sort_at, seq, lease_ms`,
+      [ctx.now, params.leaseMs, seqs],
+    );
+    ctx.count(params.queue, 'queued', -rows.length);
+    ctx.count(params.queue, 'active', rows.length);
+  } else {
+    // A queue with no job claimed answers one row without a job (the LEFT JOIN); a paused one answers none.
+    rows = answer.filter((r) => r.id !== null);
+  }
   if (rows.length === 0) return [];
   // RETURNING order is unspecified: restore claim order (rank, sortAt, seq).
   rows.sort((a, b) => Number(a.prank) - Number(b.prank) || Number(a.sort_at) - Number(b.sort_at) || Number(a.seq) - Number(b.seq));

@@ -157,6 +157,24 @@ CREATE TABLE audit_log (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'rate limits',
+    // As SQLite's migration 3: the limits as columns of the queue row the claim reads anyway, and token buckets.
+    sql: `
+ALTER TABLE queues ADD COLUMN rate_per_second DOUBLE PRECISION, ADD COLUMN group_rate_per_second DOUBLE PRECISION;
+UPDATE queues SET rate_per_second = (config::jsonb #>> '{rateLimit,perSecond}')::double precision,
+  group_rate_per_second = (config::jsonb #>> '{groups,rateLimit,perSecond}')::double precision;
+
+CREATE TABLE rate_buckets (
+  queue TEXT NOT NULL,
+  group_key TEXT NOT NULL,
+  tokens DOUBLE PRECISION NOT NULL,
+  at BIGINT NOT NULL,
+  PRIMARY KEY (queue, group_key)
+);
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -51,6 +51,7 @@ import * as records from './records.js';
 import { cancelJobs, deleteDead, deleteExpired, deleteExpiredIdempotencyKeys, foldCounters, promoteDue, replayDead } from './job-admin.js';
 import { atomicFailure, AtomicInsertError, decodeCursor, encodeCursor } from '../driver-common.js';
 import { rowToJob, type JobRow } from '../job-rows.js';
+import { rateLimitsOf } from '../rate-limits.js';
 import { QUEUE_COLUMNS, rowToQueue, type QueueRow } from './queue-rows.js';
 import {
   claimJobs,
@@ -233,10 +234,12 @@ export class PostgresStore implements Store {
   queueUpsert(params: { name: string; config: QueueConfig }): Promise<{ created: boolean; queue: QueueRecord }> {
     return this.#tx(async (ctx) => {
       const row = await ctx.queryOne<QueueRow & { created: boolean }>(
-        `INSERT INTO queues (name, config, paused, created_at, updated_at) VALUES ($1, $2, false, $3, $3)
-         ON CONFLICT (name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at
+        `INSERT INTO queues (name, config, paused, created_at, updated_at, rate_per_second, group_rate_per_second)
+         VALUES ($1, $2, false, $3, $3, $4, $5)
+         ON CONFLICT (name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at,
+           rate_per_second = excluded.rate_per_second, group_rate_per_second = excluded.group_rate_per_second
          RETURNING ${QUEUE_COLUMNS}, (xmax = 0) AS created`,
-        [params.name, JSON.stringify(params.config), ctx.now],
+        [params.name, JSON.stringify(params.config), ctx.now, rateLimitsOf(params.config).queue, rateLimitsOf(params.config).group],
       );
       if (!row!.created) {
         // A raised or removed group limit, or onDead switched to continue, may open gates right away.
@@ -324,7 +327,7 @@ export class PostgresStore implements Store {
   /** Through the coalescer: a claim commits with or after the completions issued before it. */
   jobClaimMany(params: JobClaimManyParams): Promise<ClaimedJob[]> {
     if (params.max <= 0) return Promise.resolve([]);
-    return this.#tx((ctx) => claimJobs(ctx, params));
+    return this.#tx((ctx) => claimJobs(ctx, params, this));
   }
 
   jobCompleteMany(params: { jobs: readonly JobCompleteParams[] }): Promise<FencedResult[]> {

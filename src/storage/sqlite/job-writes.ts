@@ -27,6 +27,7 @@ import { ensureOrderingHead, fillGroupSlots, groupHoldFor, HOLD_NONE, HOLD_ORDER
 import { AtomicInsertError } from '../driver-common.js';
 import { historyEvent } from '../job-rows.js';
 import { queueConfig } from './queue-rows.js';
+import { pickRateLimited } from './rate-limits.js';
 import type { TxContext } from './write-coalescer.js';
 
 export function insertJobs(ctx: TxContext, jobs: readonly JobInsertParams[], atomic: boolean): JobInsertResult[] {
@@ -185,23 +186,47 @@ export function hasClaimable(conn: Conn, queue: string): boolean {
   return !!conn.stmt(`SELECT 1 FROM jobs WHERE queue = ? AND state = 'queued' AND hold = 0 LIMIT 1`).get(queue);
 }
 
+/**
+ * The queue row read first (paused?) also carries the queue's rate limits, so an unlimited queue's claim is the
+ * one UPDATE below and nothing more; a rate-limited one picks its jobs within the token buckets first
+ * (rate-limits.ts) and leases exactly those.
+ */
 export function claimJobs(ctx: TxContext, params: JobClaimManyParams): ClaimedJob[] {
   const { conn, now } = ctx;
-  const paused = conn.stmt('SELECT paused FROM queues WHERE name = ?').get(params.queue) as { paused: number } | undefined;
-  if (!paused || paused.paused === 1 || params.max <= 0) return [];
-  const rows = conn
-    .raw(
-      `UPDATE jobs SET state = 'active', attempts = attempts + 1,
-         lease_token = lower(hex(randomblob(16))),
-         lease_expires_at = @now + coalesce(lease_ms, @leaseMs),
-         started_at = @now,
-         history = history || ',{"s":"active","t":' || @now || ',"a":' || (attempts + 1) || '}'
-       WHERE seq IN (
-         SELECT seq FROM jobs WHERE queue = @queue AND state = 'queued' AND hold = 0
-         ORDER BY prank, sort_at, seq LIMIT @max)
-       RETURNING ${CLAIM_COLUMNS.join(', ')}`,
-    )
-    .all({ now, leaseMs: params.leaseMs, queue: params.queue, max: params.max }) as ClaimRaw[];
+  const queue = conn.stmt('SELECT paused, rate_per_second, group_rate_per_second FROM queues WHERE name = ?').get(params.queue) as
+    | { paused: number; rate_per_second: number | null; group_rate_per_second: number | null }
+    | undefined;
+  if (!queue || queue.paused === 1 || params.max <= 0) return [];
+  let rows: ClaimRaw[];
+  if (queue.rate_per_second === null && queue.group_rate_per_second === null) {
+    rows = conn
+      .raw(
+        `UPDATE jobs SET state = 'active', attempts = attempts + 1,
+           lease_token = lower(hex(randomblob(16))),
+           lease_expires_at = @now + coalesce(lease_ms, @leaseMs),
+           started_at = @now,
+           history = history || ',{"s":"active","t":' || @now || ',"a":' || (attempts + 1) || '}'
+         WHERE seq IN (
+           SELECT seq FROM jobs WHERE queue = @queue AND state = 'queued' AND hold = 0
+           ORDER BY prank, sort_at, seq LIMIT @max)
+         RETURNING ${CLAIM_COLUMNS.join(', ')}`,
+      )
+      .all({ now, leaseMs: params.leaseMs, queue: params.queue, max: params.max }) as ClaimRaw[];
+  } else {
+    const seqs = pickRateLimited(ctx, params.queue, params.max, { queue: queue.rate_per_second, group: queue.group_rate_per_second });
+    if (seqs.length === 0) return [];
+    rows = conn
+      .raw(
+        `UPDATE jobs SET state = 'active', attempts = attempts + 1,
+           lease_token = lower(hex(randomblob(16))),
+           lease_expires_at = @now + coalesce(lease_ms, @leaseMs),
+           started_at = @now,
+           history = history || ',{"s":"active","t":' || @now || ',"a":' || (attempts + 1) || '}'
+         WHERE seq IN (SELECT value FROM json_each(@seqs)) AND state = 'queued' AND hold = 0
+         RETURNING ${CLAIM_COLUMNS.join(', ')}`,
+      )
+      .all({ now, leaseMs: params.leaseMs, seqs: JSON.stringify(seqs) }) as ClaimRaw[];
+  }
   if (rows.length === 0) return [];
   // RETURNING order is unspecified: restore claim order (rank, sortAt, seq).
   rows.sort((a, b) => a[16] - b[16] || a[17] - b[17] || a[18] - b[18]);

@@ -142,6 +142,26 @@ CREATE TABLE audit_log (
 ) STRICT;
 `,
   },
+  {
+    version: 3,
+    name: 'rate limits',
+    // The queue's limits as columns (kept in step with config by queueUpsert), so the claim learns whether a
+    // queue is rate-limited from the row it already reads; token buckets per queue ('') and per group key.
+    sql: `
+ALTER TABLE queues ADD COLUMN rate_per_second REAL;
+ALTER TABLE queues ADD COLUMN group_rate_per_second REAL;
+UPDATE queues SET rate_per_second = json_extract(config, '$.rateLimit.perSecond'),
+  group_rate_per_second = json_extract(config, '$.groups.rateLimit.perSecond');
+
+CREATE TABLE rate_buckets (
+  queue TEXT NOT NULL,
+  group_key TEXT NOT NULL,
+  tokens REAL NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (queue, group_key)
+) STRICT, WITHOUT ROWID;
+`,
+  },
 ];
 
 export function migrate(db: SqliteDatabase, now: number): number[] {

@@ -61,6 +61,7 @@ import { migrate, schemaVersion, LATEST_SCHEMA_VERSION } from './migrations.js';
 import * as records from './records.js';
 import { queueRow, rowToQueue } from './queue-rows.js';
 import { type TxContext, WriteCoalescer } from './write-coalescer.js';
+import { rateLimitsOf } from '../rate-limits.js';
 
 export interface SqliteStoreOptions {
   /** File path (or ':memory:' for throwaway tests only; not durable). */
@@ -154,12 +155,15 @@ export class SqliteStore implements Store {
     return this.#write((ctx) => {
       const before = queueRow(ctx.conn, params.name);
       const text = JSON.stringify(params.config);
+      const limits = rateLimitsOf(params.config);
       ctx.conn
         .stmt(
-          `INSERT INTO queues (name, config, paused, created_at, updated_at) VALUES (?, ?, 0, ?, ?)
-           ON CONFLICT (name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at`,
+          `INSERT INTO queues (name, config, paused, created_at, updated_at, rate_per_second, group_rate_per_second)
+           VALUES (?, ?, 0, ?, ?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at,
+             rate_per_second = excluded.rate_per_second, group_rate_per_second = excluded.group_rate_per_second`,
         )
-        .run(params.name, text, ctx.now, ctx.now);
+        .run(params.name, text, ctx.now, ctx.now, limits.queue, limits.group);
       if (before) {
         // A raised or removed group limit, or onDead switched to continue, may open gates right away.
         for (const group of heldGroups(ctx.conn, params.name)) fillGroupSlots(ctx.conn, params.name, group, params.config);
