@@ -40,39 +40,46 @@ interface Entry {
 export class QueueMonitor {
   readonly #spool: Spool;
   readonly #entries = new Map<string, Entry>();
-  readonly #pending = new Map<string, Promise<QueueInfo>>();
+  readonly #pending = new Map<string, { read: Promise<QueueInfo>; generation: number }>();
+  /** Bumped by `invalidate()`: reads started before it are stale. */
+  readonly #generations = new Map<string, number>();
   readonly #samples = new Map<string, Sample[]>();
 
   constructor(spool: Spool) {
     this.#spool = spool;
   }
 
-  /** The queue (throws QueueNotFoundError), at most CACHE_MS old unless `fresh`. */
+  /**
+   * The queue (throws QueueNotFoundError), at most CACHE_MS old unless `fresh`. Concurrent misses share one
+   * read; a read that started before an `invalidate()` is neither shared with later callers nor cached (it may
+   * predate the change this node just made).
+   */
   async get(name: string, options: { fresh?: boolean } = {}): Promise<QueueInfo> {
     const entry = this.#entries.get(name);
     if (!options.fresh && entry && Date.now() - entry.fetchedAt < CACHE_MS) return entry.info;
-    let pending = this.#pending.get(name);
-    if (!pending) {
-      pending = this.#spool.getQueue(name).then(
-        (info) => {
-          this.#pending.delete(name);
-          this.#remember(info);
-          return info;
-        },
-        (error: unknown) => {
-          this.#pending.delete(name);
-          this.#entries.delete(name);
-          throw error;
-        },
-      );
-      this.#pending.set(name, pending);
-    }
-    return pending;
+    const generation = this.#generations.get(name) ?? 0;
+    const pending = this.#pending.get(name);
+    if (pending && pending.generation === generation) return pending.read;
+    const read = this.#spool.getQueue(name).then(
+      (info) => {
+        if (this.#pending.get(name)?.read === read) this.#pending.delete(name);
+        if ((this.#generations.get(name) ?? 0) === generation) this.#remember(info);
+        return info;
+      },
+      (error: unknown) => {
+        if (this.#pending.get(name)?.read === read) this.#pending.delete(name);
+        this.#entries.delete(name);
+        throw error;
+      },
+    );
+    this.#pending.set(name, { read, generation });
+    return read;
   }
 
   async list(): Promise<QueueInfo[]> {
+    const before = new Map(this.#generations);
     const all = await this.#spool.listQueues();
-    for (const info of all) this.#remember(info);
+    for (const info of all) if ((before.get(info.name) ?? 0) === (this.#generations.get(info.name) ?? 0)) this.#remember(info);
     return all;
   }
 
@@ -90,6 +97,7 @@ export class QueueMonitor {
   /** Forget the cached record (after this node changed the queue). */
   invalidate(name: string): void {
     this.#entries.delete(name);
+    this.#generations.set(name, (this.#generations.get(name) ?? 0) + 1);
   }
 
   rates(name: string): QueueRates | null {
