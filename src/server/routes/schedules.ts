@@ -13,7 +13,7 @@ import type { ServerContext } from '../app.js';
 import { audit } from '../auth/audit.js';
 import { principalOf } from '../auth/plugin.js';
 import { access } from '../route-config.js';
-import { BODY_ERRORS, errorResponses, jsonResponse } from '../schemas/common.js';
+import { BODY_ERRORS, errorResponses, jsonResponse, NoQuery } from '../schemas/common.js';
 import { ScheduleBody, ScheduleListSchema, ScheduleParams, ScheduleSchema, type ScheduleBodyJson } from '../schemas/schedules.js';
 
 type Params = Static<typeof ScheduleParams>;
@@ -46,6 +46,8 @@ export function scheduleRoutes(app: FastifyInstance, { spool }: ServerContext): 
       config: access.admin,
       schema: {
         tags: ['schedules'],
+        operationId: 'putSchedule',
+        querystring: NoQuery,
         summary: 'Create or update a schedule (a cron expression in a time zone that enqueues one job per due time)',
         description:
           'Changing `cron` or `timezone` computes the next due time from now; changing only the job (queue, payload, type, priority) keeps the pending one. ' +
@@ -73,6 +75,8 @@ export function scheduleRoutes(app: FastifyInstance, { spool }: ServerContext): 
       config: access.readQueues,
       schema: {
         tags: ['schedules'],
+        operationId: 'listSchedules',
+        querystring: NoQuery,
         summary: 'List schedules (those of the queues the caller may read) with their next and last runs',
         response: { 200: jsonResponse('the schedules', ScheduleListSchema), ...errorResponses(...AUTH_ERRORS, 503) },
       },
@@ -90,6 +94,8 @@ export function scheduleRoutes(app: FastifyInstance, { spool }: ServerContext): 
       config: access.readQueues,
       schema: {
         tags: ['schedules'],
+        operationId: 'getSchedule',
+        querystring: NoQuery,
         summary: 'A schedule with its next and last runs',
         params: ScheduleParams,
         response: { 200: jsonResponse('the schedule', ScheduleSchema), ...errorResponses(400, 404, ...AUTH_ERRORS, 503) },
@@ -109,6 +115,8 @@ export function scheduleRoutes(app: FastifyInstance, { spool }: ServerContext): 
       config: access.admin,
       schema: {
         tags: ['schedules'],
+        operationId: 'deleteSchedule',
+        querystring: NoQuery,
         summary: 'Delete a schedule (jobs it already enqueued stay)',
         params: ScheduleParams,
         response: { 204: { description: 'deleted', type: 'null' }, ...errorResponses(400, 404, ...AUTH_ERRORS, 503) },

@@ -18,7 +18,7 @@ import { audit } from '../auth/audit.js';
 import { principalOf } from '../auth/plugin.js';
 import { FieldProblem, HttpProblem } from '../problem.js';
 import { access, type RouteAccess } from '../route-config.js';
-import { BODY_ERRORS, EnqueueBody, EnqueueQuery, errorResponses, jsonResponse, type EnqueueBodyJson } from '../schemas/index.js';
+import { BODY_ERRORS, EnqueueBody, EnqueueQuery, errorResponses, jsonResponse, NoQuery, type EnqueueBodyJson } from '../schemas/index.js';
 import { EventAcceptedSchema, EventDryRunSchema, TopicBody, TopicListSchema, TopicParams, TopicSchema, type TopicBodyJson } from '../schemas/topics.js';
 import { receiptJson } from '../views.js';
 
@@ -44,6 +44,8 @@ export function topicRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
       config: access.admin,
       schema: {
         tags: ['topics'],
+        operationId: 'putTopic',
+        querystring: NoQuery,
         summary: 'Create or replace a topic (the declared queues its events fan out to)',
         params: TopicParams,
         body: TopicBody,
@@ -68,6 +70,8 @@ export function topicRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
       config: access.readQueues,
       schema: {
         tags: ['topics'],
+        operationId: 'listTopics',
+        querystring: NoQuery,
         summary: 'List topics (those whose every queue the caller may read)',
         response: { 200: jsonResponse('the topics', TopicListSchema), ...errorResponses(...AUTH_ERRORS, 503) },
       },
@@ -85,6 +89,8 @@ export function topicRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
       config: readTopic,
       schema: {
         tags: ['topics'],
+        operationId: 'getTopic',
+        querystring: NoQuery,
         summary: 'A topic',
         params: TopicParams,
         response: { 200: jsonResponse('the topic', TopicSchema), ...errorResponses(400, 404, ...AUTH_ERRORS, 503) },
@@ -99,6 +105,8 @@ export function topicRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
       config: access.admin,
       schema: {
         tags: ['topics'],
+        operationId: 'deleteTopic',
+        querystring: NoQuery,
         summary: 'Delete a topic (jobs already published stay)',
         params: TopicParams,
         response: { 204: { description: 'deleted', type: 'null' }, ...errorResponses(400, 404, ...AUTH_ERRORS, 503) },
@@ -117,6 +125,7 @@ export function topicRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
       config: publishTopic,
       schema: {
         tags: ['topics'],
+        operationId: 'publishEvent',
         summary: 'Publish an event: one job per queue of the topic, all committed together or none (202)',
         description:
           'The body is the enqueue body. One queue refusing the payload (its schema or contract) → 422 naming the queue, and no job anywhere. ' +
@@ -127,7 +136,7 @@ export function topicRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
         body: EnqueueBody,
         response: {
           202: jsonResponse('accepted and committed: one job per queue', EventAcceptedSchema, {
-            'idempotent-replayed': { schema: { type: 'string', enum: ['true'] }, description: 'present when an Idempotency-Key matched an earlier identical event' },
+            'idempotent-replayed': { type: 'string', enum: ['true'], description: 'present when an Idempotency-Key matched an earlier identical event' },
           }),
           200: jsonResponse('dry run: valid, nothing written', EventDryRunSchema),
           ...errorResponses(...BODY_ERRORS, 404, 409, 422, ...AUTH_ERRORS),
