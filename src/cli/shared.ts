@@ -63,10 +63,11 @@ export function failure(error: unknown): number {
 /**
  * Load a handlers module. It may export:
  *  - `default` as an object mapping job type or queue name → handler,
- *  - `default` as a function `(spool) => void | Promise<void>` that defines job types and handlers itself,
+ *  - `default` as a function `(spool) => void | Promise<void>` that defines job types and handlers itself
+ *    (`spool` is the facade, or with `spool work --url` a stand-in with defineJob / handle / declareQueue),
  *  - named function exports (handlers keyed by export name).
  */
-export async function loadHandlers(spool: Spool, modulePath: string): Promise<Record<string, Handler>> {
+export async function loadHandlers(spool: Spool | object, modulePath: string): Promise<Record<string, Handler>> {
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(resolve(modulePath)).href)) as Record<string, unknown>;
@@ -75,7 +76,7 @@ export async function loadHandlers(spool: Spool, modulePath: string): Promise<Re
   }
   const handlers: Record<string, Handler> = {};
   const def = mod['default'];
-  if (typeof def === 'function') await (def as (s: Spool) => unknown)(spool);
+  if (typeof def === 'function') await (def as (s: Spool | object) => unknown)(spool);
   else if (def && typeof def === 'object') {
     for (const [k, v] of Object.entries(def)) if (typeof v === 'function') handlers[k] = v as Handler;
   }

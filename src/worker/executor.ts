@@ -17,6 +17,12 @@ import type { Logger } from '../logger.js';
 import type { Completer } from './completer.js';
 import type { Handler, JobContext, JobInfo } from './handler.js';
 
+/** What the executor needs of a store: progress and durable steps (a remote worker maps these to HTTP). */
+export type ExecutorStore = Pick<Store, 'jobProgressSet' | 'jobStepList' | 'jobStepSet'>;
+
+/** Where outcomes go: the completer (in-process), or acks / nacks over HTTP (remote worker). */
+export type OutcomeSink = Pick<Completer, 'complete' | 'fail'>;
+
 export interface ResolvedHandler {
   readonly handler: Handler;
   readonly def?: JobTypeDefinition;
@@ -42,8 +48,8 @@ interface JobOptions {
 }
 
 export class Executor {
-  readonly #store: Store;
-  readonly #completer: Completer;
+  readonly #store: ExecutorStore;
+  readonly #completer: OutcomeSink;
   readonly #log: Logger;
   readonly #resolve: (job: ClaimedJob) => ResolvedHandler | undefined;
   readonly #timeoutSeen: (timeoutMs: number) => void;
@@ -51,8 +57,8 @@ export class Executor {
   readonly #inFlight = new Map<string, InFlight>();
 
   constructor(deps: {
-    store: Store;
-    completer: Completer;
+    store: ExecutorStore;
+    completer: OutcomeSink;
     log: Logger;
     resolve: (job: ClaimedJob) => ResolvedHandler | undefined;
     queueConfig: (queue: string) => QueueConfig;

@@ -10,7 +10,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LeasedJob } from '../../engine/remote-leases.js';
-import type { ServerContext } from '../app.js';
+import type { Spool } from '../../spool.js';
 import { BODY_ERRORS, errorResponses, JobParams, jsonResponse, QueueParams } from '../schemas/common.js';
 import {
   AckBody,
@@ -30,7 +30,8 @@ import {
   type NackBodyJson,
 } from '../schemas/leases.js';
 
-export function leaseRoutes(app: FastifyInstance, ctx: ServerContext): void {
+/** `ctx` is app.ts's ServerContext (typed by what is used, so this module does not import app.ts back). */
+export function leaseRoutes(app: FastifyInstance, ctx: { readonly spool: Spool }): void {
   const leases = ctx.spool.leases;
   app.addHook('preClose', (done) => {
     leases.close();
