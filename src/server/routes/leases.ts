@@ -43,6 +43,7 @@ export function leaseRoutes(app: FastifyInstance, ctx: { readonly spool: Spool }
     {
       config: { scope: 'consume', queueParam: 'queue' },
       schema: {
+        operationId: 'leaseJobs',
         summary: 'Lease jobs (long poll with waitSeconds)',
         description:
           'Leases up to `max` claimable jobs of the queue. With `waitSeconds` the request waits (at most 30 s) until jobs become ' +
@@ -71,6 +72,7 @@ export function leaseRoutes(app: FastifyInstance, ctx: { readonly spool: Spool }
     {
       config: fenced,
       schema: {
+        operationId: 'ackJob',
         summary: 'Complete a leased job',
         description: '409 when the lease token is stale (the lease expired and the job moved on, or the token is not the current one).',
         params: JobParams,
@@ -87,6 +89,7 @@ export function leaseRoutes(app: FastifyInstance, ctx: { readonly spool: Spool }
     {
       config: fenced,
       schema: {
+        operationId: 'nackJob',
         summary: 'Fail the attempt of a leased job',
         description:
           "The attempt counts as failed: the job retries after the queue's backoff (or `retryAfterSeconds`), or goes to the " +
@@ -107,6 +110,7 @@ export function leaseRoutes(app: FastifyInstance, ctx: { readonly spool: Spool }
     {
       config: fenced,
       schema: {
+        operationId: 'extendLease',
         summary: 'Extend the lease of a leased job',
         params: JobParams,
         body: ExtendBody,
@@ -124,6 +128,7 @@ export function leaseRoutes(app: FastifyInstance, ctx: { readonly spool: Spool }
     {
       config: fenced,
       schema: {
+        operationId: 'reportProgress',
         summary: 'Record progress of a leased job',
         params: JobParams,
         body: ProgressBody,
@@ -139,6 +144,7 @@ export function leaseRoutes(app: FastifyInstance, ctx: { readonly spool: Spool }
     {
       config: fenced,
       schema: {
+        operationId: 'releaseJob',
         summary: 'Give a leased job back without spending the attempt',
         description: 'For a worker shutting down: the job is queued again at once, in its old place, its attempt not counted.',
         params: JobParams,
