@@ -1,17 +1,43 @@
-/** `--config FILE`: a JSON file declaring queues: `{ "queues": { "emails": { "maxAttempts": 3 } } }`. */
+/**
+ * `--config FILE`: a JSON file declaring queues, then topics and schedules (which name those queues), applied
+ * at start through the facade in that order — each entry is a create-or-update, so starting twice is harmless:
+ *
+ *   { "queues":    { "emails": { "maxAttempts": 3 }, "audit": {} },
+ *     "topics":    { "signups": { "queues": ["emails", "audit"] } },
+ *     "schedules": { "digest": { "cron": "0 8 * * MON", "timezone": "Europe/Berlin", "queue": "emails", "payload": {} } } }
+ *
+ * An unknown section is a UsageError; a refused entry fails with the engine's own error (e.g. a ValidationError
+ * naming the topic or schedule and the field), as a refused queue always has.
+ */
 import { readFile } from 'node:fs/promises';
 import type { Spool } from '../spool.js';
 import type { QueueConfig } from '../core/queue-config.js';
+import type { ScheduleConfig } from '../engine/schedules.js';
+import type { TopicConfig } from '../engine/topics.js';
 import { UsageError } from './shared.js';
 
+interface ConfigFile {
+  queues?: Record<string, QueueConfig>;
+  topics?: Record<string, TopicConfig>;
+  schedules?: Record<string, ScheduleConfig>;
+}
+
+const SECTIONS = ['queues', 'topics', 'schedules'] as const;
+
 export async function loadConfigFile(spool: Spool, path: string): Promise<void> {
-  let config: { queues?: Record<string, QueueConfig> };
+  let config: ConfigFile;
   try {
-    config = JSON.parse(await readFile(path, 'utf8')) as typeof config;
+    config = JSON.parse(await readFile(path, 'utf8')) as ConfigFile;
   } catch (error) {
     throw new UsageError(`cannot read config ${path}: ${(error as Error).message}`);
   }
   if (!config || typeof config !== 'object' || Array.isArray(config)) throw new UsageError(`config ${path} must be a JSON object`);
-  for (const key of Object.keys(config)) if (key !== 'queues') throw new UsageError(`config ${path}: unknown key "${key}"`);
+  for (const key of Object.keys(config)) {
+    if (!(SECTIONS as readonly string[]).includes(key)) throw new UsageError(`config ${path}: unknown key "${key}"`);
+    const section: unknown = config[key as keyof ConfigFile];
+    if (!section || typeof section !== 'object' || Array.isArray(section)) throw new UsageError(`config ${path}: "${key}" must be an object keyed by name`);
+  }
   for (const [name, qc] of Object.entries(config.queues ?? {})) await spool.declareQueue(name, qc);
+  for (const [name, tc] of Object.entries(config.topics ?? {})) await spool.putTopic(name, tc);
+  for (const [name, sc] of Object.entries(config.schedules ?? {})) await spool.putSchedule(name, sc);
 }
