@@ -32,6 +32,7 @@ import { isValidQueueName } from '../../core/queue-config.js';
 import type { Spool } from '../../spool.js';
 import type { Store } from '../../storage/store.js';
 import { HttpProblem } from '../problem.js';
+import { errorResponses } from '../schemas/common.js';
 import type { Scope } from '../route-config.js';
 import { sameSecret, sha256, type KeyRegistry } from './keys.js';
 import { KeyRateLimiter } from './rate-limit.js';
@@ -98,6 +99,17 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   const limiter = opts.limiter ?? new KeyRateLimiter();
   app.decorate('spoolAuth', { store: opts.spool.store, keys: opts.keys, limiter, open: adminDigest === null } satisfies AuthContext);
   app.decorateRequest('auth', null as unknown as Principal);
+
+  // Every route with a scope can answer 401, 403 and 429 (and 404 where the hook reads a job or a topic):
+  // documented on each route's responses, so the OpenAPI document matches what the hook answers.
+  app.addHook('onRoute', (route) => {
+    const config = route.config;
+    if (!config?.scope) return;
+    const schema = (route.schema ??= {}) as { response?: Record<string, unknown> };
+    const response = (schema.response ??= {});
+    const statuses = [401, 403, 429, ...(config.jobParam || config.topicParam ? [404] : [])];
+    Object.assign(response, errorResponses(...statuses.filter((s) => !(String(s) in response))));
+  });
 
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config;

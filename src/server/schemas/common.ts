@@ -56,12 +56,14 @@ export const ProblemRef = shared('Problem', ProblemSchema);
 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'invalid request (malformed JSON, wrong types, unknown fields, out-of-range values)',
+  401: 'no, unknown, revoked or wrong bearer token (WWW-Authenticate: Bearer); only when SPOOL_ADMIN_TOKEN is set',
+  403: 'the token lacks the scope for this queue (or admin)',
   404: 'not found',
   409: 'conflict',
   413: 'body larger than SPOOL_MAX_BODY_BYTES',
   415: 'body is not application/json',
   422: 'validation failed',
-  429: 'rate limited (Retry-After)',
+  429: "over the API key's rateLimit (Retry-After)",
   503: 'store unavailable, shutting down or admission rejected (Retry-After)',
 };
 
