@@ -109,6 +109,26 @@ forEachStore(() => {
       expect((await call(server.base, 'GET', '/v1/audit')).status).toBe(401);
     });
 
+    it('records topic and schedule configuration with the acting key', async () => {
+      const server = await startServer();
+      await server.spool.declareQueue('q');
+      const admin = await createKey(server.base, ['admin']);
+      const put = async (path: string, body: unknown) => expect((await call(server.base, 'PUT', path, { token: admin.secret, body })).status).toBeLessThan(300);
+      await put('/v1/topics/orders', { queues: ['q'] });
+      await put('/v1/schedules/nightly', { cron: '0 3 * * *', queue: 'q', payload: { report: true } });
+      expect((await call(server.base, 'DELETE', '/v1/schedules/nightly', { token: ADMIN })).status).toBeLessThan(300);
+      expect((await call(server.base, 'DELETE', '/v1/topics/orders', { token: admin.secret })).status).toBeLessThan(300);
+      const entries = (await auditLog(server, ADMIN)).filter((e) => e.action !== 'key.create');
+      expect(entries.map((e) => [e.actor, e.action, e.target])).toEqual([
+        [admin.id, 'topic.delete', 'orders'],
+        ['admin-token', 'schedule.delete', 'nightly'],
+        [admin.id, 'schedule.put', 'nightly'],
+        [admin.id, 'topic.put', 'orders'],
+      ]);
+      expect(entries[3]!.detail).toMatchObject({ created: true, queues: ['q'] });
+      expect(entries[2]!.detail).toMatchObject({ created: true, cron: '0 3 * * *', queue: 'q' });
+    });
+
     it('open access records the actor as open', async () => {
       const server = await startServer({ adminToken: null });
       expect((await call(server.base, 'PUT', '/v1/queues/q', { body: {} })).status).toBe(201);
