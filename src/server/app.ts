@@ -17,6 +17,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { ShuttingDownError } from '../core/errors.js';
 import type { Spool } from '../spool.js';
 import { AcceptPath } from './accept.js';
+import type { ServerContext, ServerState } from './context.js';
 import { JobWaiter } from './job-waiter.js';
 import { parseJsonBody } from './json-body.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX, sendProblem, toProblem } from './problem.js';
@@ -43,10 +44,7 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 /** Slowloris guard: the request head must arrive within this. */
 export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
 
-export interface ServerState {
-  /** Set when the server begins to stop: /v1 answers 503 and /readyz 503 from then on. */
-  shuttingDown: boolean;
-}
+export type { ServerContext, ServerState } from './context.js';
 
 export interface AppOptions {
   readonly state?: ServerState;
@@ -60,15 +58,6 @@ export interface AppOptions {
   readonly validateResponses?: boolean;
   /** SPOOL_ADMIN_TOKEN (default: the variable); null or empty: open access (auth/plugin.ts). */
   readonly adminToken?: string | null;
-}
-
-/** What route modules get: the facade and the server's helpers around it. */
-export interface ServerContext {
-  readonly spool: Spool;
-  readonly state: ServerState;
-  readonly monitor: QueueMonitor;
-  readonly accept: AcceptPath;
-  readonly waiter: JobWaiter;
 }
 
 export function maxBodyBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number {

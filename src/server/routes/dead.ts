@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import { InvalidTransitionError, JobNotFoundError } from '../../core/errors.js';
-import type { ServerContext } from '../app.js';
+import type { ServerContext } from '../context.js';
 import { audit } from '../auth/audit.js';
 import { FieldProblem } from '../problem.js';
 import { access } from '../route-config.js';

@@ -1,6 +1,6 @@
 /** `/healthz` (process alive), `/readyz` (store reachable and migrated; 503 while down or shutting down), `/openapi.json`. */
 import type { FastifyInstance } from 'fastify';
-import type { ServerContext } from '../app.js';
+import type { ServerContext } from '../context.js';
 
 export function healthRoutes(app: FastifyInstance, { spool, state }: ServerContext): void {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));

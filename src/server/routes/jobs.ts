@@ -7,7 +7,7 @@ import type { Static } from 'typebox';
 import { isTerminal } from '../../core/states.js';
 import type { Job } from '../../core/job.js';
 import type { DryRunAnswer, RequestContext } from '../accept.js';
-import type { ServerContext } from '../app.js';
+import type { ServerContext } from '../context.js';
 import { audit } from '../auth/audit.js';
 import { FieldProblem } from '../problem.js';
 import { access } from '../route-config.js';

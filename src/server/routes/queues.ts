@@ -7,7 +7,7 @@ import type { Static } from 'typebox';
 import { ValidationError, type FieldError } from '../../core/errors.js';
 import type { QueueConfig } from '../../core/queue-config.js';
 import { compileSchema, escapePointer } from '../../core/validation.js';
-import type { ServerContext } from '../app.js';
+import type { ServerContext } from '../context.js';
 import { audit } from '../auth/audit.js';
 import { access } from '../route-config.js';
 import { errorResponses, jsonResponse, NoQuery, QueueBody, QueueListSchema, QueueParams, QueueRef } from '../schemas/index.js';

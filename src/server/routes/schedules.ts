@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import { ScheduleNotFoundError } from '../../core/errors.js';
 import type { Schedule } from '../../engine/schedules.js';
-import type { ServerContext } from '../app.js';
+import type { ServerContext } from '../context.js';
 import { audit } from '../auth/audit.js';
 import { principalOf } from '../auth/plugin.js';
 import { access } from '../route-config.js';

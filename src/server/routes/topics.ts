@@ -13,7 +13,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
 import { QueueNotFoundError, SpoolError, TopicNotFoundError } from '../../core/errors.js';
 import { checkEvent, type PublishOptions, type Topic } from '../../engine/topics.js';
-import type { ServerContext } from '../app.js';
+import type { ServerContext } from '../context.js';
 import { audit } from '../auth/audit.js';
 import { principalOf } from '../auth/plugin.js';
 import { FieldProblem, HttpProblem } from '../problem.js';
