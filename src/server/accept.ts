@@ -19,6 +19,7 @@ import {
   type FieldError,
 } from '../core/errors.js';
 import { checkQueueContract } from '../engine/queue-contracts.js';
+import { targetUrlProblem } from '../net/target-guard.js';
 import type { EnqueueItem, EnqueueOptions } from '../engine/enqueue.js';
 import type { EnqueueResult, QueueInfo, Spool } from '../spool.js';
 import { FieldProblem, HttpProblem, SpoolProblem, type ProblemFieldError } from './problem.js';
@@ -63,6 +64,8 @@ export class AcceptPath {
     }
     const contract = checkQueueContract(info.config, body);
     if (contract.errors.length > 0) throw contractError(contract.errors);
+    const callback = callbackUrlProblem(body);
+    if (callback) throw new ValidationError(`callbackUrl ${callback}`, [{ path: '/callbackUrl', message: callback }]);
     const options = enqueueOptions(body, contract.version, ctx, ctx.idempotencyKey);
     this.#admit(queue, info, 1);
     if (ctx.dryRun) {
@@ -108,6 +111,8 @@ export class AcceptPath {
     const prepared: EnqueueItem[] = items.map((item, index) => {
       const contract = checkQueueContract(info.config, item);
       for (const e of contract.errors) failed.push({ index, path: `/jobs/${index}${e.path}`, message: e.message });
+      const callback = callbackUrlProblem(item);
+      if (callback) failed.push({ index, path: `/jobs/${index}/callbackUrl`, message: callback });
       const options = enqueueOptions(item, contract.version, ctx, item.idempotencyKey ?? null);
       if (contract.errors.length === 0) {
         try {
@@ -190,6 +195,11 @@ function enqueueOptions(body: EnqueueBodyJson, version: number | undefined, ctx:
     ...(idempotencyKey ? { idempotencyKey } : {}),
     ...(Object.keys(meta).length > 0 ? { meta } : {}),
   };
+}
+
+/** A `callbackUrl` the server would be asked to call: http(s), not a literal private address (SSRF guard). */
+function callbackUrlProblem(body: { callbackUrl?: string | undefined }): string | null {
+  return body.callbackUrl === undefined ? null : targetUrlProblem(body.callbackUrl);
 }
 
 function contractError(errors: readonly FieldError[]): ValidationError {

@@ -4,7 +4,7 @@
  * Shutdown (SIGTERM / SIGINT): /v1 answers 503 (and /readyz 503) from the first moment, long polls answer
  * at once, the listener closes and in-flight requests finish (an enqueue already committing still gets its
  * 202); then in-process handlers get the grace period (`--grace`, default 25 s) and whatever is still
- * running is released; the process exits 0.
+ * running is released; the process exits 0. Push deliveries (queues with a `target`) get the same grace period.
  */
 import type { Command } from 'commander';
 import type { FastifyBaseLogger } from 'fastify';
@@ -12,6 +12,7 @@ import { isIP } from 'node:net';
 import { adminTokenProblem } from '../../server/auth/plugin.js';
 import { buildApp, maxBodyBytesFromEnv, type ServerState } from '../../server/app.js';
 import { createLogger } from '../../logger.js';
+import { PushDispatcher } from '../../push/push-dispatcher.js';
 import { Spool } from '../../spool.js';
 import { action, loadHandlers, parseList, storeUrl, UsageError } from '../shared.js';
 import { loadConfigFile } from '../config-file.js';
@@ -62,6 +63,9 @@ export function registerServe(program: Command): void {
           // expired leases come back (a failed attempt each) and retries and delayed jobs come due.
           spool.maintain();
         }
+        // Push delivery for queues with a `target`, on every node (claims are exclusive: nodes share the work).
+        const push = new PushDispatcher(spool, { shutdownGraceMs: grace * 1000 });
+        await push.start();
         const state: ServerState = { shuttingDown: false };
         const app = buildApp(spool, { state, maxBodyBytes, logger: log as unknown as FastifyBaseLogger }); // createLogger() is pino
         await app.listen({ host, port });
@@ -78,7 +82,11 @@ export function registerServe(program: Command): void {
           } catch (error) {
             log.error({ err: error }, 'closing the HTTP server failed');
           }
+          // In-process handlers and push deliveries share one grace period (the dispatcher stops following
+          // configs at once; spool.close stops its workers along with the others).
+          const pushStopped = push.stop({ graceMs: grace * 1000 });
           await spool.close({ graceMs: grace * 1000 });
+          await pushStopped;
           log.info('stopped');
           process.exit(0);
         };
