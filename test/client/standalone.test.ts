@@ -13,7 +13,7 @@ import { buildCli } from '../cli/spawn.js';
 let build: string;
 beforeAll(async () => {
   build = await buildCli();
-});
+}, 180_000); // a cold build of src/ (tsc) under a loaded 2-core machine
 
 /** Every module a compiled file loads, followed through relative imports; bare specifiers are reported as is. */
 function closure(entry: string): { files: string[]; bare: string[] } {

@@ -15,7 +15,7 @@ import type { StoreUnderTest } from '../helpers/stores.js';
 
 const tmp = new TempDirs();
 const procs: LongRunning[] = [];
-beforeAll(buildCli);
+beforeAll(buildCli, 180_000); // a cold build of src/ (tsc) under a loaded 2-core machine
 afterEach(() => {
   for (const p of procs.splice(0)) p.kill();
   tmp.cleanup();
