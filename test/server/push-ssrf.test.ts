@@ -64,7 +64,7 @@ forEachStore(() => {
       expect((await api.call('PUT', '/v1/queues/d', { body: { target: { url: 'http://[::1]:8080/hook' } } })).status).toBe(201);
     });
 
-    it('a job callbackUrl: 422 at /callbackUrl (and /jobs/{i}/callbackUrl in a batch, dry runs too); nothing enqueued', async () => {
+    it('a job callbackUrl: 422 at /callbackUrl (and /jobs/{i}/callbackUrl in a batch, dry runs and topic events too); nothing enqueued', async () => {
       allowPrivateTargets(undefined);
       const api = await startApi();
       await api.call('PUT', '/v1/queues/q', { body: {} });
@@ -77,6 +77,11 @@ forEachStore(() => {
       });
       expectProblem(batch, 422);
       expect(batch.body.errors).toEqual([{ index: 1, path: '/jobs/1/callbackUrl', message: expect.stringContaining('private') }]);
+      expect((await api.spool.stats('q'))[0]!.totals.enqueued).toBe(0);
+      await api.call('PUT', '/v1/topics/t', { body: { queues: ['q'] } });
+      const event = await api.call('POST', '/v1/topics/t/events', { body: { payload: {}, callbackUrl: 'http://[::1]:8080/done' } });
+      expectProblem(event, 422);
+      expect(event.body.errors).toEqual([{ path: '/callbackUrl', message: expect.stringContaining('loopback') }]);
       expect((await api.spool.stats('q'))[0]!.totals.enqueued).toBe(0);
       const ok = await api.call('POST', '/v1/queues/q/jobs', { body: { payload: {}, callbackUrl: 'https://hooks.example.com/done' } });
       expect(ok.status).toBe(202);

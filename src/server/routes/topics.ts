@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
 import { QueueNotFoundError, SpoolError, TopicNotFoundError } from '../../core/errors.js';
 import { checkEvent, type PublishOptions, type Topic } from '../../engine/topics.js';
+import { targetUrlProblem } from '../../net/target-guard.js';
 import type { ServerContext } from '../context.js';
 import { audit } from '../auth/audit.js';
 import { principalOf } from '../auth/plugin.js';
@@ -218,6 +219,9 @@ function eventOptions(req: FastifyRequest, body: EnqueueBodyJson): { key: string
   }
   const traceparent = header('traceparent');
   const meta: Record<string, string> = {};
+  // The SSRF guard's configuration-time check, as on enqueue (accept.ts).
+  const callback = body.callbackUrl === undefined ? null : targetUrlProblem(body.callbackUrl);
+  if (callback) throw new FieldProblem(422, `callbackUrl ${callback}`, [{ path: '/callbackUrl', message: callback }]);
   if (body.callbackUrl !== undefined) meta['callbackUrl'] = body.callbackUrl;
   if (traceparent !== null && TRACEPARENT.test(traceparent)) meta['traceparent'] = traceparent;
   const correlationId = body.correlationId ?? headerCorrelation ?? undefined;
