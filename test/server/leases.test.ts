@@ -6,8 +6,9 @@
  * caller, and its old token refused.
  */
 import { describe, expect, it } from 'vitest';
-import { forEachStore, waitUntil } from '../engine/harness.js';
-import { expectProblem, startApi, type Api } from './api-harness.js';
+import { buildApp } from '../../src/server/app.js';
+import { forEachStore, onCleanup, waitUntil } from '../engine/harness.js';
+import { call, expectProblem, startApi, type Api } from './api-harness.js';
 
 async function withQueue(config: Record<string, unknown> = {}, name = 'work'): Promise<Api> {
   const api = await startApi();
@@ -127,6 +128,15 @@ forEachStore(() => {
       expect(r.status).toBe(200);
       expect(r.body).toEqual({ jobs: [] });
       expect(Date.now() - started).toBeLessThan(20_000);
+
+      // The facade outlives that app: another app on it keeps leasing.
+      const other = buildApp(api.spool);
+      await other.listen({ host: '127.0.0.1', port: 0 });
+      onCleanup(() => other.close());
+      const base = `http://127.0.0.1:${(other.server.address() as { port: number }).port}`;
+      const id = await enqueue({ ...api, call: (m, p, o) => call(base, m, p, o) }, { n: 1 });
+      const leased = await call(base, 'POST', '/v1/queues/work/leases', { body: { max: 1, waitSeconds: 5 } });
+      expect(leased.body.jobs.map((j: { id: string }) => j.id)).toEqual([id]);
     });
   });
 

@@ -5,8 +5,9 @@
  *
  * A long poll whose client disconnects ends at once and leases nothing: the request's AbortSignal fires
  * when the connection closes before the answer went out, and jobs claimed for it meanwhile are released.
- * At shutdown (`preClose`) every long poll answers `{jobs: []}` at once with `Connection: close`, so closing
- * never waits for a long poll or its keep-alive connection.
+ * When this server closes (`preClose`) its long polls are aborted the same way and answer `{jobs: []}` at
+ * once with `Connection: close`, so closing never waits for a long poll or its keep-alive connection. (The
+ * facade's `spool.leases` outlives the app: another app on the same facade keeps serving.)
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LeasedJob } from '../../engine/remote-leases.js';
@@ -33,8 +34,12 @@ import {
 /** `ctx` is app.ts's ServerContext (typed by what is used, so this module does not import app.ts back). */
 export function leaseRoutes(app: FastifyInstance, ctx: { readonly spool: Spool }): void {
   const leases = ctx.spool.leases;
+  /** The lease requests this app is answering; aborted when it closes. */
+  const active = new Set<AbortController>();
+  let closing = false;
   app.addHook('preClose', (done) => {
-    leases.close();
+    closing = true;
+    for (const request of active) request.abort();
     done();
   });
 
@@ -56,11 +61,16 @@ export function leaseRoutes(app: FastifyInstance, ctx: { readonly spool: Spool }
       },
     },
     async (request: FastifyRequest<{ Params: { queue: string }; Body: LeaseBodyJson }>, reply: FastifyReply) => {
-      const signal = disconnectSignal(reply);
-      const jobs = await leases.lease(request.params.queue, { ...request.body, signal });
-      // Ended by shutdown: close the connection after this answer, or its keep-alive would hold close() up.
-      if (leases.closed) reply.header('connection', 'close');
-      return { jobs: jobs.map(leasedJson) };
+      const controller = disconnectController(reply);
+      active.add(controller);
+      try {
+        const jobs = await leases.lease(request.params.queue, { ...request.body, signal: controller.signal });
+        // Ended by shutdown: close the connection after this answer, or its keep-alive would hold close() up.
+        if (closing || leases.closed) reply.header('connection', 'close');
+        return { jobs: jobs.map(leasedJson) };
+      } finally {
+        active.delete(controller);
+      }
     },
   );
 
@@ -156,13 +166,13 @@ export function leaseRoutes(app: FastifyInstance, ctx: { readonly spool: Spool }
   );
 }
 
-/** Fires when the connection closes before the answer was sent (the client went away). */
-function disconnectSignal(reply: FastifyReply): AbortSignal {
+/** Aborts when the connection closes before the answer was sent (the client went away). */
+function disconnectController(reply: FastifyReply): AbortController {
   const controller = new AbortController();
   reply.raw.once('close', () => {
     if (!reply.raw.writableEnded) controller.abort();
   });
-  return controller.signal;
+  return controller;
 }
 
 function leasedJson(job: LeasedJob): LeasedJobJson {
