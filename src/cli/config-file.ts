@@ -4,7 +4,11 @@
  *
  *   { "queues":    { "emails": { "maxAttempts": 3 }, "audit": {} },
  *     "topics":    { "signups": { "queues": ["emails", "audit"] } },
- *     "schedules": { "digest": { "cron": "0 8 * * MON", "timezone": "Europe/Berlin", "queue": "emails", "payload": {} } } }
+ *     "schedules": { "digest": { "cron": "0 8 * * MON", "timezone": "Europe/Berlin", "queue": "emails", "payload": {} } },
+ *     "keys":      { "ci": { "id": "key_…", "secretSha256": "…", "scopes": ["publish:emails"] } } }
+ *
+ * Keys (server/auth/keys.ts `declare`) are given by their full `token` or by `id` + `secretSha256`, created or
+ * updated (audit actor `config`, only when something changed); a key left out of the file is not revoked.
  *
  * An unknown section is a UsageError; a refused entry fails with the engine's own error (e.g. a ValidationError
  * naming the topic or schedule and the field), as a refused queue always has.
@@ -14,15 +18,17 @@ import type { Spool } from '../spool.js';
 import type { QueueConfig } from '../core/queue-config.js';
 import type { ScheduleConfig } from '../engine/schedules.js';
 import type { TopicConfig } from '../engine/topics.js';
+import { KeyInputError, KeyRegistry } from '../server/auth/keys.js';
 import { UsageError } from './shared.js';
 
 interface ConfigFile {
   queues?: Record<string, QueueConfig>;
   topics?: Record<string, TopicConfig>;
   schedules?: Record<string, ScheduleConfig>;
+  keys?: Record<string, Record<string, unknown>>;
 }
 
-const SECTIONS = ['queues', 'topics', 'schedules'] as const;
+const SECTIONS = ['queues', 'topics', 'schedules', 'keys'] as const;
 
 export async function loadConfigFile(spool: Spool, path: string): Promise<void> {
   let config: ConfigFile;
@@ -40,4 +46,14 @@ export async function loadConfigFile(spool: Spool, path: string): Promise<void> 
   for (const [name, qc] of Object.entries(config.queues ?? {})) await spool.declareQueue(name, qc);
   for (const [name, tc] of Object.entries(config.topics ?? {})) await spool.putTopic(name, tc);
   for (const [name, sc] of Object.entries(config.schedules ?? {})) await spool.putSchedule(name, sc);
+  const keys = new KeyRegistry(spool.store);
+  for (const [name, kc] of Object.entries(config.keys ?? {})) {
+    if (!kc || typeof kc !== 'object' || Array.isArray(kc)) throw new UsageError(`config ${path}: keys.${name} must be an object`);
+    const r = await keys.declare({ scopes: undefined, ...kc, name }).catch((error: unknown) => {
+      throw error instanceof KeyInputError ? new UsageError(`config ${path}: keys.${name}${error.path.replaceAll('/', '.')}: ${error.reason}`) : error;
+    });
+    if (!r.changed) continue;
+    const detail = JSON.stringify({ name: r.key.name, scopes: r.key.scopes, rateLimit: r.key.rateLimit });
+    await spool.store.auditAppend({ entries: [{ actor: 'config', action: r.created ? 'key.create' : 'key.update', target: r.key.id, detailJson: detail }] });
+  }
 }

@@ -45,6 +45,15 @@ export interface CreateKeyInput {
   readonly rateLimit?: unknown;
 }
 
+/** A key whose token the caller made: the full `token`, or `id` + `secretSha256` (see `declare`). */
+export interface DeclareKeyInput extends CreateKeyInput {
+  readonly token?: unknown;
+  readonly id?: unknown;
+  readonly secretSha256?: unknown;
+}
+
+const DECLARE_FIELDS = new Set(['name', 'scopes', 'rateLimit', 'token', 'id', 'secretSha256']);
+
 /** What the store keeps in the record's value (the id is the record's name, createdAt its creation time). */
 interface KeyValue {
   readonly name: string;
@@ -109,6 +118,40 @@ export class KeyRegistry {
     if (!isKeyId(id)) return null;
     const r = await this.#store.recordGet({ kind: 'key', name: id });
     return r ? toApiKey(r, decode(r)) : null;
+  }
+
+  /**
+   * Create or update a key whose secret the caller already holds (a `--config` file entry): by its full
+   * token, or by `id` and `secretSha256` (hex SHA-256 of the token's secret part) so that the file need not
+   * hold the secret. Idempotent: `changed` is false (and nothing is written) when the stored key is already
+   * exactly this; `created` tells a new key from an update.
+   */
+  async declare(input: DeclareKeyInput): Promise<{ key: ApiKey; created: boolean; changed: boolean }> {
+    const extra = Object.keys(input).filter((k) => !DECLARE_FIELDS.has(k));
+    if (extra.length) throw new KeyInputError(`/${extra[0]}`, 'is not allowed (token or id + secretSha256, scopes, rateLimit)');
+    const value = validateInput(input);
+    let id: string;
+    let hashHex: string;
+    if (input.token !== undefined) {
+      if (input.id !== undefined || input.secretSha256 !== undefined) throw new KeyInputError('/token', 'give token, or id and secretSha256, not both');
+      const parsed = typeof input.token === 'string' ? parseKeyToken(input.token) : null;
+      if (!parsed) throw new KeyInputError('/token', 'not a key token (spool_key_<16 hex digits>_<43 base64url characters>)');
+      id = parsed.id;
+      hashHex = sha256(parsed.secret).toString('hex');
+    } else {
+      if (typeof input.id !== 'string' || !isKeyId(input.id)) throw new KeyInputError('/id', 'a key id (key_ and 16 hex digits), with secretSha256 — or give token');
+      if (typeof input.secretSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(input.secretSha256)) {
+        throw new KeyInputError('/secretSha256', "the SHA-256 of the token's secret part: 64 lower-case hex digits");
+      }
+      id = input.id;
+      hashHex = input.secretSha256;
+    }
+    const stored: KeyValue = { ...value, secretHash: `sha256:${hashHex}` };
+    const valueJson = JSON.stringify(stored);
+    const before = await this.#store.recordGet({ kind: 'key', name: id });
+    if (before && before.valueJson === valueJson) return { key: toApiKey(before, stored), created: false, changed: false };
+    const r = await this.#store.recordPut({ kind: 'key', name: id, valueJson });
+    return { key: toApiKey(r.record!, stored), created: r.created, changed: true };
   }
 
   /** Revoke (delete) a key; true when it existed. Effective for the next request on every node. */
