@@ -119,7 +119,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
       request.auth = ALL;
       return;
     }
-    const principal = await authenticate(request, adminDigest, opts.keys, limiter);
+    const principal = await authenticate(request, adminDigest, opts.keys);
     request.auth = principal.principal;
     if (!scope) return; // an unknown /v1 URL: authenticated, now its 404
     if (principal.grants === null) return; // admin token
@@ -178,7 +178,7 @@ interface Authenticated {
   readonly perSecond: number | null;
 }
 
-async function authenticate(request: FastifyRequest, adminDigest: Buffer, keys: KeyRegistry, limiter: KeyRateLimiter): Promise<Authenticated> {
+async function authenticate(request: FastifyRequest, adminDigest: Buffer, keys: KeyRegistry): Promise<Authenticated> {
   const header = request.headers.authorization;
   if (header === undefined || header === '') {
     throw unauthorized('this API needs Authorization: Bearer <token> (the admin token or an API key)', REALM);
@@ -188,11 +188,8 @@ async function authenticate(request: FastifyRequest, adminDigest: Buffer, keys: 
   const token = m[1]!;
   if (sameSecret(token, adminDigest)) return { principal: ADMIN_TOKEN, grants: null, perSecond: null };
   const key = await keys.verify(token);
-  if (!key) {
-    const id = /^spool_(key_[0-9a-f]{16})_/.exec(token)?.[1];
-    if (id) limiter.forget(id); // revoked or wrong: its bucket, if any, goes too
-    throw unauthorized('the token is not valid (unknown, revoked or wrong)', `${REALM}, error="invalid_token"`);
-  }
+  // No bucket is touched here: a wrong secret for a live key id must not reset that key's rate limit.
+  if (!key) throw unauthorized('the token is not valid (unknown, revoked or wrong)', `${REALM}, error="invalid_token"`);
   return { principal: keyPrincipal(key.id, key.grants), grants: key.grants, perSecond: key.rateLimit?.perSecond ?? null };
 }
 
