@@ -2,7 +2,8 @@
  * `spool bench`: runs the standard workloads against a fresh store per repetition, reports medians with
  * min–max, and reads the durability settings back from the store it measured. Progress goes to stderr;
  * the table (or, with --json, one JSON array) to stdout. `--processes N` runs the consuming side of W3 and W5
- * in N worker processes (./consumers.ts); those rows are labelled `W3×Np`, `W5×Np`.
+ * in N worker processes (./consumers.ts); those rows are labelled `W3×Np`, `W5×Np`. The HTTP workloads (H1, H2,
+ * H3 against a real `spool serve` child on the fresh store, L0 against a bare Fastify route) are in ./http.ts.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -11,6 +12,7 @@ import { Spool } from '../spool.js';
 import { parseStoreUrl, removeScratchStore } from '../storage/open-store.js';
 import { filesystemOf, median, round } from './measure.js';
 import { formatTable, type BenchRow } from './report.js';
+import { httpAccept, httpLimit, pushDelivery, serverLogLevel, type HttpRunResult } from './http.js';
 import type { StoreDurability } from '../storage/store.js';
 import { drain, enqueueBulk, enqueueSingle, latency, prefillBacklog, QUEUE, sustained, type RunResult, type WorkloadContext } from './workloads.js';
 
@@ -25,7 +27,7 @@ export interface BenchFlags {
 }
 
 
-const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'S1'] as const;
+const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'S1', 'L0', 'H1', 'H2', 'H3'] as const;
 type WorkloadId = (typeof WORKLOADS)[number];
 const S1_BACKLOG = 1_000_000;
 /** The workloads whose consuming side can run in worker processes. */
@@ -90,7 +92,35 @@ class Bench {
         return this.#perProcessCount('W5', (ctx, processes) => sustained(ctx, { processes }));
       case 'S1':
         return this.#backlogScale();
+      case 'L0':
+        return [await this.#limit()];
+      case 'H1': {
+        // H1 is reported as a ratio to L0 measured in this run: reuse L0 if it ran, else run (and report) it now.
+        const known = this.#results.get('L0');
+        const limit = known ?? (await this.#limit());
+        const row = await this.#repeat('H1', (ctx) => httpAccept(ctx, { idempotencyKeys: false }));
+        row.ratio = round(row.jobsPerSec / limit.jobsPerSec, 3);
+        row.notes = `${row.notes}; ratio to L0 (${limit.jobsPerSec.toLocaleString('en-US')} req/s)`;
+        return known ? [row] : [limit, row];
+      }
+      case 'H2':
+        return [await this.#repeat('H2', (ctx) => httpAccept(ctx, { idempotencyKeys: true }))];
+      case 'H3':
+        return [await this.#repeat('H3', pushDelivery)];
     }
+  }
+
+  /** L0: the bare Fastify route, no store; its row carries no durability settings. */
+  async #limit(): Promise<BenchRow> {
+    const runs: HttpRunResult[] = [];
+    for (let rep = 1; rep <= this.#reps; rep++) {
+      const result = await httpLimit(this.#scale);
+      runs.push(result);
+      progress(`L0 rep ${rep}/${this.#reps}: ${describe(result)}`);
+    }
+    const row = fold('L0', 'none', runs, { path: null, filesystem: null }, this.#reps);
+    this.#results.set('L0', row);
+    return row;
   }
 
   /** W3, W5: one row per worker-process count asked for; 1 is the standard in-process workload. */
@@ -198,7 +228,7 @@ function assertDurable(d: StoreDurability): void {
   }
 }
 
-function fold(workload: string, store: 'sqlite' | 'postgres', runs: readonly RunResult[], durability: BenchRow['durability'], reps: number): BenchRow {
+function fold(workload: string, store: 'sqlite' | 'postgres' | 'none', runs: readonly RunResult[], durability: BenchRow['durability'], reps: number): BenchRow {
   const rates = runs.map((r) => r.jobsPerSec);
   const pick = <K extends string>(get: (r: RunResult) => Record<K, number> | undefined, keys: readonly K[]) => {
     const present = runs.map(get).filter((x): x is Record<K, number> => x !== undefined);
@@ -206,6 +236,12 @@ function fold(workload: string, store: 'sqlite' | 'postgres', runs: readonly Run
     return Object.fromEntries(keys.map((k) => [k, round(median(present.map((x) => x[k])), 3)])) as Record<K, number>;
   };
   const backlog = runs.map((r) => r.backlogEnd).filter((x): x is number => x !== undefined);
+  // HTTP rows: non-2xx and lost are totals over the repetitions (a loss in any one of them shows).
+  const http = runs.filter(isHttp);
+  const total = (get: (r: HttpRunResult) => number | null): number | null => {
+    const present = http.map(get).filter((x): x is number => x !== null);
+    return present.length > 0 ? present.reduce((a, b) => a + b, 0) : null;
+  };
   return {
     workload,
     store,
@@ -218,11 +254,24 @@ function fold(workload: string, store: 'sqlite' | 'postgres', runs: readonly Run
     callLatencyMs: pick((r) => r.callLatencyMs, ['p50', 'p99'] as const),
     ratio: null,
     backlogEnd: backlog.length > 0 ? Math.round(median(backlog)) : null,
-    non2xx: null,
-    lost: null,
+    non2xx: total((r) => r.non2xx),
+    lost: total((r) => r.lost),
     durability,
-    notes: '',
+    notes: http.length > 0 ? httpNotes(workload, http) : '',
   };
+}
+
+function isHttp(r: RunResult): r is HttpRunResult {
+  return 'detail' in r;
+}
+
+/** What an HTTP row measured and how, with each repetition's counts. */
+function httpNotes(workload: string, runs: readonly HttpRunResult[]): string {
+  const detail = runs.map((r, i) => `rep ${i + 1}: ${r.detail}`).join('; ');
+  if (workload === 'L0') return `jobs/s = 2xx answers per second of a bare Fastify route (no store), autocannon 64 connections in its own process; ${detail}`;
+  if (workload === 'H3') return `push deliveries per second from spool serve (queue concurrency 32) to a loopback target answering 200; ${detail}`;
+  const how = workload === 'H2' ? ', a unique Idempotency-Key per request' : '';
+  return `jobs/s = 202 answers per second from spool serve (log level ${serverLogLevel()}), autocannon 64 connections in its own process${how}; lost = 202'd ids (read from each answer) not found in the store after the server stopped; ${detail}`;
 }
 
 /** What a worker-process row measured, and how the handler runs split between the processes. */
@@ -239,6 +288,11 @@ function describe(r: RunResult): string {
   if (r.callLatencyMs) parts.push(`call p50 ${r.callLatencyMs.p50} ms p99 ${r.callLatencyMs.p99} ms`);
   if (r.latencyMs) parts.push(`enqueue→start p50 ${r.latencyMs.p50} p95 ${r.latencyMs.p95} p99 ${r.latencyMs.p99} ms`);
   if (r.backlogEnd !== undefined) parts.push(`backlog ${r.backlogEnd}`);
+  if (isHttp(r)) {
+    if (r.non2xx !== null) parts.push(`non-2xx ${r.non2xx}`);
+    if (r.lost !== null) parts.push(`lost ${r.lost}`);
+    parts.push(r.detail);
+  }
   return parts.join(', ');
 }
 
