@@ -265,7 +265,7 @@ describe('spool dlq', () => {
     expect(await waitForState(url, fragileJob.id, 'completed')).toMatchObject({ attempts: 1, result: 'sent' });
     expect(await remaining()).toEqual([early1, early2].sort());
     expect(await worker.stop()).toEqual({ code: 0, signal: null });
-  });
+  }, 150_000); // about twenty CLI processes in turn: slow on a busy 2-core machine
 
   it('fails with one line: unknown queue (1), no ids and no --all, or both (2)', async () => {
     const { url } = await setup({ poison: '{}' });
