@@ -347,6 +347,21 @@ export class Spool {
     return job;
   }
 
+  /**
+   * A job's payload, also one stored as a blob (over 256 KiB: `getJob` answers `payload: null` and
+   * `payloadBytes` for those). JobNotFoundError when there is no such job.
+   */
+  async getPayload(id: string): Promise<unknown> {
+    return JSON.parse((await this.getPayloadBytes(id)).toString('utf8'));
+  }
+
+  /** The payload's JSON text as UTF-8 bytes, unparsed (the HTTP payload endpoint sends these as they are). */
+  async getPayloadBytes(id: string): Promise<Buffer> {
+    const bytes = await this.store.jobPayloadGet({ id });
+    if (!bytes) throw new JobNotFoundError(id);
+    return bytes;
+  }
+
   async listJobs(filter: { queue?: string; state?: JobState; type?: string; correlationId?: string; limit?: number; cursor?: string | null } = {}) {
     return this.store.jobList({ ...filter, limit: filter.limit ?? 50 });
   }

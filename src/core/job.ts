@@ -42,7 +42,10 @@ export interface Job<P = unknown> {
   readonly progress: unknown;
   readonly result: unknown;
   readonly lastError: JobError | null;
+  /** The payload; null when it is stored as a blob (read it with `getPayload`). */
   readonly payload: P;
+  /** Size in bytes of a payload stored as a blob (over 256 KiB); null when it is inline in `payload`. */
+  readonly payloadBytes: number | null;
   readonly history: readonly HistoryEntry[];
 }
 

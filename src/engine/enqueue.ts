@@ -1,6 +1,7 @@
 /**
  * Turning a user's enqueue call into the store's insert params: validation (queue name, priority, keys,
- * timing, payload schema of the job type), JSON serialisation, and the idempotency fingerprint.
+ * timing, payload schema of the job type), JSON serialisation, the idempotency fingerprint, and whether the
+ * payload is stored inline or once as a blob (over INLINE_PAYLOAD_MAX_BYTES of JSON).
  */
 import { InvalidArgumentError } from '../core/errors.js';
 import { fingerprint } from '../core/fingerprint.js';
@@ -39,6 +40,17 @@ export interface EnqueueItem extends EnqueueOptions {
 }
 
 const MAX_KEY_LENGTH = 256;
+
+/**
+ * Payloads up to this many bytes of UTF-8 JSON live in the job row; larger ones are stored once as a blob
+ * (the contract's 256 KiB), so job reads and lists stay small while claims still carry the full payload.
+ */
+export const INLINE_PAYLOAD_MAX_BYTES = 256 * 1024;
+
+/** Over the inline limit? Counting bytes only when the text could be (UTF-8 is at most 3 bytes per UTF-16 unit). */
+function isBlobPayload(json: string): boolean {
+  return json.length * 3 > INLINE_PAYLOAD_MAX_BYTES && Buffer.byteLength(json, 'utf8') > INLINE_PAYLOAD_MAX_BYTES;
+}
 
 function optionalKey(name: string, value: unknown): string | null {
   if (value === undefined || value === null) return null;
@@ -112,6 +124,7 @@ export function prepareInsert(item: EnqueueItem, types: JobTypeRegistry): JobIns
     type,
     version,
     payloadJson,
+    ...(isBlobPayload(payloadJson) ? { blob: true } : {}),
     priority,
     runAt,
     delayMs: delaySeconds !== undefined ? Math.round(delaySeconds * 1000) : null,

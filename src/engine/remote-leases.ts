@@ -260,8 +260,8 @@ export class RemoteLeases {
   }
 
   /**
-   * The job's full payload. Hook for blob payloads (over 256 KiB, stored once beside the job): when they
-   * arrive, a reference in `payloadJson` is resolved here, so leases always carry the full payload.
+   * The job's full payload: a payload stored as a blob (over 256 KiB) was already read back by the store's
+   * claim (storage/blob-refs.ts), so leases always carry the full payload.
    */
   #payloadOf(job: ClaimedJob): unknown {
     return JSON.parse(job.payloadJson);

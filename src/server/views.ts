@@ -70,6 +70,8 @@ export function jobJson(job: Job): JobJson {
     result: orNull(job.result),
     lastError: job.lastError ? errorJson(job.lastError) : null,
     payload: orNull(job.payload),
+    payloadRef: job.payloadBytes === null ? null : `${statusUrl(job.id)}/payload`,
+    payloadBytes: job.payloadBytes,
     history: job.history.map(historyJson),
   };
 }

@@ -13,6 +13,7 @@ import type { HistoryEntry, Job, JobError } from '../core/job.js';
 import { priorityFromTier } from '../core/priority.js';
 import type { QueueConfig } from '../core/queue-config.js';
 import type { JobState } from '../core/states.js';
+import { blobRefBytes } from './blob-refs.js';
 
 export interface JobRow {
   seq: number;
@@ -85,7 +86,9 @@ function dateOrNull(ms: number | string | null): Date | null {
   return ms == null ? null : new Date(Number(ms));
 }
 
+/** A payload stored as a blob (blob-refs.ts) reads as `payload: null` with its size in `payloadBytes`. */
 export function rowToJob(row: JobRow): Job {
+  const blobBytes = blobRefBytes(row.payload);
   return {
     id: row.id,
     queue: row.queue,
@@ -105,7 +108,8 @@ export function rowToJob(row: JobRow): Job {
     progress: parseOrNull(row.progress),
     result: parseOrNull(row.result),
     lastError: parseOrNull(row.last_error) as JobError | null,
-    payload: JSON.parse(row.payload),
+    payload: blobBytes === null ? JSON.parse(row.payload) : null,
+    payloadBytes: blobBytes,
     history: decodeHistory(row.history),
   };
 }

@@ -12,6 +12,10 @@
  *  - The store owns the clock: timestamps are taken from `clockNow()` (the database's now() on PostgreSQL).
  *  - Queue counts are maintained counters changed with each transition, never a scan of the job table.
  *  - Payloads, results and progress cross the seam as JSON text; the engine (de)serialises.
+ *  - A payload inserted with `blob: true` is stored once outside the job row (PostgreSQL: a table written in
+ *    the job's transaction; SQLite: a file beside the database, durable before the job commits). Claims hand
+ *    out the full payload (blob reads batched per claim); `jobGetMany` and `jobList` answer `payload: null`
+ *    with `payloadBytes`; `jobPayloadGet` reads it. Deleting a job deletes its blob.
  */
 import type { Job, JobError } from '../core/job.js';
 import type { Priority } from '../core/priority.js';
@@ -41,6 +45,11 @@ export interface JobInsertParams {
   readonly type: string | null;
   readonly version: number;
   readonly payloadJson: string;
+  /**
+   * Store the payload once as a blob, outside the job row (the engine sets it for payloads over 256 KiB):
+   * reads of the job then answer `payload: null` and `payloadBytes`, claims the full payload.
+   */
+  readonly blob?: boolean;
   readonly priority: Priority;
   /** Absolute start time (ms since epoch). Null with `delayMs` null = now. */
   readonly runAt: number | null;
@@ -92,6 +101,7 @@ export interface ClaimedJob {
   readonly queue: string;
   readonly type: string | null;
   readonly version: number;
+  /** The full payload, also for one stored as a blob (the driver resolves it while claiming). */
   readonly payloadJson: string;
   readonly priority: Priority;
   readonly orderingKey: string | null;
@@ -317,6 +327,8 @@ export interface Store {
   jobDeleteDead(params: { queue: string; id: string }): Promise<boolean>;
   jobGetMany(params: { ids: readonly string[] }): Promise<Job[]>;
   jobList(params: JobListParams): Promise<JobPage>;
+  /** A job's payload as UTF-8 JSON bytes, inline or blob; null when there is no such job. */
+  jobPayloadGet(params: { id: string }): Promise<Buffer | null>;
 
   /** Leases that ran out; the lease reaper fails each through `jobFailMany` (fenced by the same token). */
   jobExpiredLeaseList(params: { limit: number }): Promise<ExpiredLease[]>;
@@ -327,6 +339,13 @@ export interface Store {
   /** Retention: delete finished jobs past their queue's retention, at most `limit` per call. */
   jobDeleteExpired(params: { limit: number }): Promise<number>;
   idempotencyDeleteExpired(params: { limit: number }): Promise<number>;
+  /**
+   * Delete blobs no job references that are older than `olderThanMs` (at most `limit`); returns how many.
+   * SQLite: files left by a crash between writing a blob and committing its job, or by a rolled-back caller
+   * transaction, and files whose job's deletion committed but whose unlink did not happen. PostgreSQL writes
+   * and deletes a blob in its job's transaction, so it has none and answers 0.
+   */
+  blobDeleteOrphans(params: { olderThanMs: number; limit: number }): Promise<number>;
   /**
    * Fold pending counter deltas into the totals, at most `limit` delta rows; returns how many it folded.
    * The leader's counter folder calls it every second. Stores whose counters need no folding return 0.

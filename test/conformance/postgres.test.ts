@@ -10,6 +10,7 @@ import type { ManualClock } from '../../src/core/clock.js';
 import { PostgresStore } from '../../src/storage/postgres/postgres-store.js';
 import type { Store } from '../../src/storage/store.js';
 import type { StoreFactory } from './factory.js';
+import { pgBlobSuite } from './postgres/blobs.js';
 import { concurrencySuite } from './postgres/concurrency.js';
 import { countersSuite } from './postgres/counters.js';
 import { durabilitySuite } from './postgres/durability.js';
@@ -17,6 +18,7 @@ import { outageSuite } from './postgres/outages.js';
 import { restartSuite } from './postgres/restart.js';
 import { transactionalSuite } from './postgres/transactional.js';
 import { wakeupSuite } from './postgres/wakeups.js';
+import { blobSuite } from './suite/blobs.js';
 import { cancelReplaySuite } from './suite/cancel-replay.js';
 import { claimSuite } from './suite/claim.js';
 import { fencingSuite } from './suite/fencing.js';
@@ -87,6 +89,7 @@ describe('store conformance: postgres', () => {
   historySuite(postgres);
   recordsSuite(postgres);
   rateLimitSuite(postgres);
+  blobSuite(postgres);
 });
 
 describe('PostgreSQL-only checks', () => {
@@ -97,5 +100,6 @@ describe('PostgreSQL-only checks', () => {
   wakeupSuite(context);
   outageSuite(context);
   countersSuite(context);
+  pgBlobSuite(context);
   restartSuite();
 });

@@ -11,8 +11,10 @@ import { openStore } from '../../src/storage/open-store.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Store } from '../../src/storage/store.js';
 import type { StoreFactory } from './factory.js';
+import { blobFilesSuite } from './sqlite/blob-files.js';
 import { pragmasSuite } from './sqlite/pragmas.js';
 import { statsQueryPlanSuite } from './sqlite/stats-query-plan.js';
+import { blobSuite } from './suite/blobs.js';
 import { cancelReplaySuite } from './suite/cancel-replay.js';
 import { claimSuite } from './suite/claim.js';
 import { fencingSuite } from './suite/fencing.js';
@@ -77,9 +79,11 @@ describe('store conformance: sqlite', () => {
   historySuite(sqlite);
   recordsSuite(sqlite);
   rateLimitSuite(sqlite);
+  blobSuite(sqlite);
 });
 
 describe('SQLite-only checks', () => {
   statsQueryPlanSuite(openSqlite);
   pragmasSuite(openSqlite);
+  blobFilesSuite(openSqlite);
 });

@@ -51,6 +51,8 @@ forEachStore(() => {
         result: null,
         lastError: null,
         payload: { email: 'ada@example.com' },
+        payloadRef: null,
+        payloadBytes: null,
         history: [{ state: 'queued', at: expect.any(String), attempt: 0 }],
       });
       expect(job.headers.get('retry-after')).toBe('1'); // not terminal: a polling hint

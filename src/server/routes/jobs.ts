@@ -1,6 +1,7 @@
 /**
  * Jobs: the accept path (`POST /v1/queues/{queue}/jobs`, `…/jobs/batch`, both with `?dryRun=true`), status
- * (`GET /v1/jobs/{id}` with `?waitSeconds`), search (`GET /v1/jobs`) and cancel.
+ * (`GET /v1/jobs/{id}` with `?waitSeconds`), the payload (`GET /v1/jobs/{id}/payload`, also for payloads
+ * stored as blobs), search (`GET /v1/jobs`) and cancel.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
@@ -12,6 +13,7 @@ import { audit } from '../auth/audit.js';
 import { FieldProblem } from '../problem.js';
 import { access } from '../route-config.js';
 import {
+  AnyJson,
   AcceptedSchema,
   BatchAcceptedSchema,
   BatchBody,
@@ -169,6 +171,26 @@ export function jobRoutes(app: FastifyInstance, { accept, spool, monitor, waiter
       }
       retryAfter(job, reply);
       return jobJson(job);
+    },
+  );
+
+  app.get<{ Params: Static<typeof JobParams> }>(
+    '/v1/jobs/:id/payload',
+    {
+      config: access.readJob,
+      schema: {
+        operationId: 'getJobPayload',
+        summary: "A job's payload, also one stored as a blob",
+        description:
+          'The payload\'s JSON exactly as stored (`application/json`). Payloads over 256 KiB of JSON are stored once as a blob: `GET /v1/jobs/{id}` then answers `payload: null` with `payloadRef` (this URL) and `payloadBytes`. Inline payloads are answered here too.',
+        params: JobParams,
+        querystring: NoQuery,
+        response: { 200: jsonResponse('the payload (any JSON value)', AnyJson), ...errorResponses(400, 404, 503) },
+      },
+    },
+    async (req, reply) => {
+      const bytes = await spool.getPayloadBytes(req.params.id);
+      return reply.type('application/json; charset=utf-8').send(bytes);
     },
   );
 

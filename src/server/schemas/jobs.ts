@@ -108,7 +108,11 @@ export const JobSchema = Type.Object({
   progress: AnyJson,
   result: AnyJson,
   lastError: Nullable(JobErrorSchema),
-  payload: AnyJson,
+  payload: Type.Unknown({ description: 'any JSON value; null when the payload is stored as a blob (see payloadRef)' }),
+  payloadRef: Nullable(
+    Type.String({ description: 'where to read a payload stored as a blob (over 256 KiB of JSON): /v1/jobs/{id}/payload; null when the payload is inline' }),
+  ),
+  payloadBytes: Nullable(Type.Integer({ minimum: 0, description: 'size in bytes of a payload stored as a blob; null when inline' })),
   history: Type.Array(HistoryEntrySchema),
 });
 

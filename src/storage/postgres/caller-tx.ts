@@ -19,6 +19,8 @@ import { InvalidArgumentError } from '../../core/errors.js';
 import type { JobInsertManyParams, JobInsertResult } from '../store.js';
 import { asStoreError, quoteIdent, type PgClient } from './connection.js';
 import { AtomicInsertError } from '../driver-common.js';
+import { blobsOf, withBlobRefs } from '../blob-refs.js';
+import { insertBlobs } from './blobs.js';
 import { insertJobs, nowSql } from './job-writes.js';
 import { quoteLiteral, TxContext } from './tx-context.js';
 
@@ -44,7 +46,9 @@ export async function insertInCallerTx(
     );
     database = rows[0]!.db;
     const ctx = new TxContext(client, Number(rows[0]!.now));
-    const results = await insertJobs(ctx, params.jobs, params.atomic ?? false);
+    const blobs = blobsOf(params.jobs);
+    const results = await insertJobs(ctx, withBlobRefs(params.jobs, blobs), params.atomic ?? false);
+    if (blobs.size > 0) await insertBlobs(ctx, params.jobs, results, blobs); // in the caller's transaction too
     await ctx.flush(store.channel);
     // RELEASE keeps settings made inside the savepoint: put the caller's search_path back.
     await client.query(`RELEASE spool_enqueue; SELECT set_config('search_path', ${quoteLiteral(rows[0]!.old)}, true)`);

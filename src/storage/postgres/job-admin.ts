@@ -13,6 +13,7 @@ import { CANCELLABLE_STATES, type JobState } from '../../core/states.js';
 import type { JobCancelResult, JobReplayParams } from '../store.js';
 import { ensureOrderingHead, fillGroupSlots, groupHoldFor, HOLD_NONE, HOLD_ORDERING } from './gates.js';
 import { historyEvent } from '../job-rows.js';
+import { deleteBlobs } from './blobs.js';
 import { queueConfig, queueConfigs } from './job-writes.js';
 import type { GateKind, TxContext } from './tx-context.js';
 
@@ -142,6 +143,7 @@ export async function deleteDead(ctx: TxContext, queue: string, id: string): Pro
   );
   if (!row) return false;
   await ctx.query('DELETE FROM job_steps WHERE job_id = $1', [id]);
+  await deleteBlobs(ctx, [id]);
   ctx.count(queue, 'dead', -1);
   if (row.ordering_key != null) {
     const config = await queueConfig(ctx, queue);
@@ -213,6 +215,7 @@ export async function deleteExpired(ctx: TxContext, limit: number): Promise<numb
       );
       if (rows.length === 0) continue;
       await ctx.query('DELETE FROM job_steps WHERE job_id = ANY($1::text[])', [rows.map((r) => r.id)]);
+      await deleteBlobs(ctx, rows.map((r) => r.id)); // a primary-key probe per job: no need to tell blob jobs apart
       const keys = new Set<string>();
       for (const r of rows) {
         ctx.count(q.name, r.state, -1);

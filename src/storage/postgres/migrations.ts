@@ -175,6 +175,21 @@ CREATE TABLE rate_buckets (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'payload blobs',
+    // Payloads over 256 KiB, one row per job (the job row's payload holds the reference, blob-refs.ts),
+    // written and deleted in the job's own transactions. Retention deletes them in batches: vacuum them (and
+    // their TOAST) as eagerly as jobs.
+    sql: `
+CREATE TABLE job_blobs (
+  job_id TEXT PRIMARY KEY,
+  data BYTEA NOT NULL
+);
+ALTER TABLE job_blobs SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 50,
+  toast.autovacuum_vacuum_scale_factor = 0.02, toast.autovacuum_vacuum_threshold = 50);
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

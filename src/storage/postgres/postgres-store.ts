@@ -8,6 +8,9 @@
  * and the LISTEN connection). Wake-ups: local listeners hear this process's commits at once; other
  * processes hear them through LISTEN/NOTIFY (one NOTIFY per committed transaction, see WakeListener).
  *
+ * Payloads over 256 KiB are blobs in `job_blobs` (blobs.ts), written and deleted in their jobs' transactions;
+ * a claim reads the blobs of the jobs it leased in one statement after it commits.
+ *
  * Clock: with a `clock` option (tests) every timestamp comes from it; without, from the database's
  * clock_timestamp(), so all nodes judge leases by one clock.
  */
@@ -45,6 +48,8 @@ import type {
   StoreEvent,
   StoredRecord,
 } from '../store.js';
+import { blobRefBytes, blobsOf, resolveClaimedBlobs, withBlobRefs } from '../blob-refs.js';
+import { insertBlobs, readBlobs } from './blobs.js';
 import { auditBefore, auditPage, RECORD_SQL, rowToRecord, type AuditRow, type RecordRow } from '../record-rows.js';
 import { asStoreError, clientConfig, createPool, isConnectFailure, isConnectionError, splitSchema } from './connection.js';
 import * as records from './records.js';
@@ -286,7 +291,13 @@ export class PostgresStore implements Store {
     if (params.tx !== undefined) return this.#insertInCallerTx(params.tx, params);
     if (params.jobs.length === 0) return [];
     try {
-      const results = await this.#tx((ctx) => insertJobs(ctx, params.jobs, atomic));
+      const blobs = blobsOf(params.jobs);
+      const jobs = withBlobRefs(params.jobs, blobs);
+      const results = await this.#tx(async (ctx) => {
+        const r = await insertJobs(ctx, jobs, atomic);
+        if (blobs.size > 0) await insertBlobs(ctx, jobs, r, blobs); // in the jobs' transaction: no orphan, ever
+        return r;
+      });
       this.#insertedSinceAnalyze += params.jobs.length;
       if (this.#insertedSinceAnalyze >= ANALYZE_EVERY_INSERTS) void this.#analyzeIfNoAutovacuum();
       return results;
@@ -327,7 +338,10 @@ export class PostgresStore implements Store {
   /** Through the coalescer: a claim commits with or after the completions issued before it. */
   jobClaimMany(params: JobClaimManyParams): Promise<ClaimedJob[]> {
     if (params.max <= 0) return Promise.resolve([]);
-    return this.#tx((ctx) => claimJobs(ctx, params, this));
+    return this.#tx((ctx) => claimJobs(ctx, params, this)).then((jobs) => {
+      // Blob payloads: one read for the whole claim, after it committed (the jobs are active: nothing deletes them).
+      return resolveClaimedBlobs(jobs, (ids) => readBlobs((sql, args) => this.#read(sql, args), ids), (failed) => this.jobFailMany({ jobs: failed }));
+    });
   }
 
   jobCompleteMany(params: { jobs: readonly JobCompleteParams[] }): Promise<FencedResult[]> {
@@ -375,6 +389,18 @@ export class PostgresStore implements Store {
       if (row) jobs.push(rowToJob(row));
     }
     return jobs;
+  }
+
+  async jobPayloadGet(params: { id: string }): Promise<Buffer | null> {
+    const [row] = await this.#read<{ payload: string; data: Buffer | null }>(
+      'SELECT j.payload, b.data FROM jobs j LEFT JOIN job_blobs b ON b.job_id = j.id WHERE j.id = $1',
+      [params.id],
+    );
+    if (!row) return null;
+    const bytes = blobRefBytes(row.payload);
+    if (bytes === null) return Buffer.from(row.payload, 'utf8');
+    if (!row.data || row.data.length !== bytes) throw new Error(`payload blob of job ${params.id} is ${row.data ? 'damaged' : 'missing'}`);
+    return row.data;
   }
 
   async jobList(params: JobListParams): Promise<JobPage> {
@@ -462,7 +488,7 @@ export class PostgresStore implements Store {
     try {
       const [row] = await this.#read<{ on: string }>(`SELECT current_setting('autovacuum') AS on`);
       if (row?.on === 'on') return;
-      await this.#read('VACUUM (ANALYZE) jobs, counter_deltas, idempotency_keys');
+      await this.#read('VACUUM (ANALYZE) jobs, counter_deltas, idempotency_keys, job_blobs');
       this.vacuums++;
     } catch (error) {
       this.errors.lastMessage = `VACUUM: ${(error as Error).message}`;
@@ -471,6 +497,11 @@ export class PostgresStore implements Store {
 
   idempotencyDeleteExpired(params: { limit: number }): Promise<number> {
     return this.#tx((ctx) => deleteExpiredIdempotencyKeys(ctx, params.limit));
+  }
+
+  /** Blobs are written and deleted in their jobs' transactions: there are no orphans to sweep. */
+  blobDeleteOrphans(): Promise<number> {
+    return Promise.resolve(0);
   }
 
   async jobStepList(params: { jobId: string }): Promise<Map<string, string>> {

@@ -165,11 +165,15 @@ export function promoteDue(ctx: TxContext, limit: number): { count: number; queu
   return { count: rows.length, queues: [...queues] };
 }
 
-/** Retention: delete finished jobs older than their queue's retention; at most `limit` rows per call. */
-export function deleteExpired(ctx: TxContext, limit: number): number {
+/**
+ * Retention: delete finished jobs older than their queue's retention; at most `limit` rows per call. Answers
+ * the ids of deleted jobs whose payload was a blob: the store unlinks those files once this commits.
+ */
+export function deleteExpired(ctx: TxContext, limit: number): { deleted: number; blobIds: string[] } {
   const { conn, now } = ctx;
   const queues = conn.stmt('SELECT name, config FROM queues').all() as Array<{ name: string; config: string }>;
   let deleted = 0;
+  const blobIds: string[] = [];
   const delSteps = conn.stmt('DELETE FROM job_steps WHERE job_id = ?');
   for (const q of queues) {
     if (deleted >= limit) break;
@@ -187,12 +191,13 @@ export function deleteExpired(ctx: TxContext, limit: number): number {
           `DELETE FROM jobs WHERE seq IN (
              SELECT seq FROM jobs WHERE queue = ? AND finished_at IS NOT NULL AND finished_at < ? AND ${stateCond}
              ORDER BY finished_at LIMIT ?)
-           RETURNING id, state, ordering_key`,
+           RETURNING id, state, ordering_key, substr(payload, 1, 6) = '@blob:' AS blob`,
         )
-        .all(q.name, cutoff, limit - deleted) as Array<{ id: string; state: JobState; ordering_key: string | null }>;
+        .all(q.name, cutoff, limit - deleted) as Array<{ id: string; state: JobState; ordering_key: string | null; blob: number }>;
       const keys = new Set<string>();
       for (const r of rows) {
         delSteps.run(r.id);
+        if (r.blob === 1) blobIds.push(r.id);
         ctx.count(q.name, r.state, -1);
         if (r.state === 'dead' && r.ordering_key != null) keys.add(r.ordering_key);
       }
@@ -201,7 +206,7 @@ export function deleteExpired(ctx: TxContext, limit: number): number {
       deleted += rows.length;
     }
   }
-  return deleted;
+  return { deleted, blobIds };
 }
 
 export function deleteExpiredIdempotencyKeys(ctx: TxContext, limit: number): number {

@@ -162,6 +162,13 @@ CREATE TABLE rate_buckets (
 ) STRICT, WITHOUT ROWID;
 `,
   },
+  {
+    version: 4,
+    name: 'payload blobs',
+    // No schema change: blobs are files beside the database (blob-files.ts) and the job row's payload column
+    // holds the reference. Numbered so both stores keep one numbering (PostgreSQL's 4 adds job_blobs).
+    sql: `SELECT 1;`,
+  },
 ];
 
 export function migrate(db: SqliteDatabase, now: number): number[] {

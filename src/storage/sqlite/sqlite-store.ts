@@ -5,6 +5,9 @@
  * savepoints); reads run directly on the same connection and see committed data. A second process may open
  * the same file: writers take turns on SQLite's write lock (BUSY is retried asynchronously) and each process
  * notices the other's commits through PRAGMA data_version, polled cheaply while anyone is subscribed.
+ *
+ * Payloads over 256 KiB live in files beside the database (blob-files.ts), written durably before their
+ * jobs' transaction; claims read them back in one batch per claim.
  */
 import { QueueNotFoundError, StoreClosedError, StoreUnavailableError } from '../../core/errors.js';
 import type { Job } from '../../core/job.js';
@@ -41,6 +44,8 @@ import type {
   StoreEvent,
   StoredRecord,
 } from '../store.js';
+import { blobRefBytes, blobsOf, resolveClaimedBlobs, withBlobRefs } from '../blob-refs.js';
+import { BlobFiles } from './blob-files.js';
 import { CallerTxInserter } from './caller-tx.js';
 import { Conn, configureConnection, isBusyError, openDatabase, readDurability, type SqliteDatabase } from './connection.js';
 import { deleteDead, deleteExpired, deleteExpiredIdempotencyKeys, cancelJobs, promoteDue, replayDead } from './job-admin.js';
@@ -81,6 +86,7 @@ export class SqliteStore implements Store {
   readonly #clock: Clock;
   readonly #writer: WriteCoalescer;
   readonly #listeners = new Set<(e: StoreEvent) => void>();
+  readonly #blobs: BlobFiles;
   readonly #callerTx: CallerTxInserter;
   readonly #watchIntervalMs: number;
   #watchTimer: NodeJS.Timeout | null = null;
@@ -97,6 +103,12 @@ export class SqliteStore implements Store {
     this.#conn = new Conn(this.#db);
     this.#writer = new WriteCoalescer(this.#conn, () => this.#clock.now(), (ctx) => this.#afterCommit(ctx));
     this.#callerTx = new CallerTxInserter(this.#db, () => this.#clock.now());
+    this.#blobs = new BlobFiles(options.path);
+  }
+
+  /** The folder holding payload blobs (`<db>.blobs`; null for an in-memory store). */
+  get blobDir(): string | null {
+    return this.#blobs.dir;
   }
 
   /** The underlying connection, for the benchmark's durability read-back and tests. */
@@ -233,23 +245,46 @@ export class SqliteStore implements Store {
   jobInsertMany(params: JobInsertManyParams): Promise<JobInsertResult[]> {
     if (params.tx === undefined) return this.#insertJobs(params);
     this.#assertOpen();
-    return this.#callerTx.insert(params.tx, params);
+    const blobs = blobsOf(params.jobs);
+    if (blobs.size === 0) return this.#callerTx.insert(params.tx, params);
+    // Synchronous like the rest of this path: the blob files are durable before the caller can commit.
+    this.#blobs.writeManySync(blobs);
+    let results: Promise<JobInsertResult[]>;
+    try {
+      results = this.#callerTx.insert(params.tx, { ...params, jobs: withBlobRefs(params.jobs, blobs) });
+    } catch (error) {
+      this.#blobs.deleteManySync([...blobs.keys()]);
+      throw error;
+    }
+    // Already settled (the insert ran during the call): blobs of items that made no job go at once.
+    void results.then((r) => this.#blobs.deleteMany(unusedBlobs(params, blobs, r))).catch(() => undefined);
+    return results;
   }
 
   async #insertJobs(params: JobInsertManyParams): Promise<JobInsertResult[]> {
+    const blobs = blobsOf(params.jobs);
+    // Blob files are written and fsynced before the jobs' transaction (its fsync) can commit.
+    if (blobs.size > 0) await this.#blobs.writeMany(blobs);
+    const jobs = withBlobRefs(params.jobs, blobs);
+    let results: JobInsertResult[];
     try {
-      return await this.#write((ctx) => insertJobs(ctx, params.jobs, params.atomic ?? false));
+      results = await this.#write((ctx) => insertJobs(ctx, jobs, params.atomic ?? false));
     } catch (error) {
-      if (error instanceof AtomicInsertError) return atomicFailure(params, error);
-      throw error;
+      if (!(error instanceof AtomicInsertError)) throw error; // blobs left for the orphan sweep
+      results = atomicFailure(params, error);
     }
+    // A replayed idempotency key, a refused item: its blob file references no job, delete it now.
+    if (blobs.size > 0) await this.#blobs.deleteMany(unusedBlobs(params, blobs, results)).catch(() => undefined);
+    return results;
   }
 
   async jobClaimMany(params: JobClaimManyParams): Promise<ClaimedJob[]> {
     this.#assertOpen();
     // Idle fetchers poll; a read keeps an empty poll from taking the write lock.
     if (params.max <= 0 || !hasClaimable(this.#conn, params.queue)) return [];
-    return this.#write((ctx) => claimJobs(ctx, params));
+    const jobs = await this.#write((ctx) => claimJobs(ctx, params));
+    // Blob payloads are read after the commit (never while holding the write lock), one batch per claim.
+    return resolveClaimedBlobs(jobs, (ids) => this.#blobs.readMany(ids), (failed) => this.jobFailMany({ jobs: failed }));
   }
 
   jobCompleteMany(params: { jobs: readonly JobCompleteParams[] }): Promise<FencedResult[]> {
@@ -283,8 +318,10 @@ export class SqliteStore implements Store {
     return this.#write((ctx) => replayDead(ctx, params));
   }
 
-  jobDeleteDead(params: { queue: string; id: string }): Promise<boolean> {
-    return this.#write((ctx) => deleteDead(ctx, params.queue, params.id));
+  async jobDeleteDead(params: { queue: string; id: string }): Promise<boolean> {
+    const deleted = await this.#write((ctx) => deleteDead(ctx, params.queue, params.id));
+    if (deleted) await this.#blobs.deleteMany([params.id]);
+    return deleted;
   }
 
   async jobGetMany(params: { ids: readonly string[] }): Promise<Job[]> {
@@ -296,6 +333,17 @@ export class SqliteStore implements Store {
       if (row) jobs.push(rowToJob(row));
     }
     return jobs;
+  }
+
+  async jobPayloadGet(params: { id: string }): Promise<Buffer | null> {
+    this.#assertOpen();
+    const row = this.#conn.stmt('SELECT payload FROM jobs WHERE id = ?').get(params.id) as { payload: string } | undefined;
+    if (!row) return null;
+    const bytes = blobRefBytes(row.payload);
+    if (bytes === null) return Buffer.from(row.payload, 'utf8');
+    const blob = await this.#blobs.read(params.id);
+    if (!blob || blob.length !== bytes) throw new Error(`payload blob of job ${params.id} is ${blob ? 'damaged' : 'missing'} in ${this.#blobs.dir ?? 'memory'}`);
+    return blob;
   }
 
   async jobList(params: JobListParams): Promise<JobPage> {
@@ -367,8 +415,20 @@ export class SqliteStore implements Store {
     return row.t;
   }
 
-  jobDeleteExpired(params: { limit: number }): Promise<number> {
-    return this.#write((ctx) => deleteExpired(ctx, params.limit));
+  async jobDeleteExpired(params: { limit: number }): Promise<number> {
+    const { deleted, blobIds } = await this.#write((ctx) => deleteExpired(ctx, params.limit));
+    // After the commit: a crash before these unlinks leaves orphans for blobDeleteOrphans.
+    if (blobIds.length > 0) await this.#blobs.deleteMany(blobIds);
+    return deleted;
+  }
+
+  async blobDeleteOrphans(params: { olderThanMs: number; limit: number }): Promise<number> {
+    this.#assertOpen();
+    const present = this.#conn.stmt('SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?))');
+    return this.#blobs.sweep(params.olderThanMs, params.limit, (ids) => {
+      this.#assertOpen();
+      return new Set((present.all(JSON.stringify(ids)) as Array<{ id: string }>).map((r) => r.id));
+    });
   }
 
   // ── records and audit log ─────────────────────────────────────────────────────────────────────────────
@@ -507,6 +567,11 @@ export class SqliteStore implements Store {
   #assertOpen(): void {
     if (this.#closed) throw new StoreClosedError();
   }
+}
+
+/** Blobs written for items that made no new job (refused, or an idempotent replay of an earlier job). */
+function unusedBlobs(params: JobInsertManyParams, blobs: ReadonlyMap<string, Buffer>, results: readonly JobInsertResult[]): string[] {
+  return params.jobs.filter((j, i) => blobs.has(j.id) && !(results[i]?.ok && !results[i].replayed)).map((j) => j.id);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * The maintainer runs the maintenance services once across every process sharing a store: it holds a
  * leader lease (`leaderAttempt`, renewed every ttl/3) and, while leader, runs the lease reaper, the counter
- * folder and the cleaner on intervals, the scheduler on a timer aimed at the next due job and the schedule runner
+ * folder, the cleaner and the orphan-blob sweep on intervals, the scheduler on a timer aimed at the next due job and the schedule runner
  * (recurring jobs) on a timer aimed at the next schedule's due time. Losing the lease (another
  * process took over after this one stalled) stops the services until it is regained. `runOnce()` runs
  * every service immediately, for tests and the CLI.
@@ -11,7 +11,7 @@ import type { QueueConfig } from '../../core/queue-config.js';
 import type { Store } from '../../storage/store.js';
 import type { JobTypeDefinition } from '../../engine/job-types.js';
 import type { Logger } from '../../logger.js';
-import { cleanExpired } from './cleaner.js';
+import { cleanExpired, sweepOrphanBlobs } from './cleaner.js';
 import { foldCounters } from './counter-folder.js';
 import { reapExpiredLeases } from './lease-reaper.js';
 import { runDueSchedules, ScheduleRunner } from './schedule-runner.js';
@@ -21,6 +21,8 @@ export interface MaintainerOptions {
   readonly leaderTtlMs?: number;
   readonly reapIntervalMs?: number;
   readonly cleanIntervalMs?: number;
+  /** How often the leader looks for payload blobs no job references (default hourly; cleaner.ts). */
+  readonly blobSweepIntervalMs?: number;
   readonly foldIntervalMs?: number;
   /** Longest sleep of the scheduler when nothing is due (it also wakes on every commit event). */
   readonly schedulerMaxSleepMs?: number;
@@ -38,6 +40,7 @@ export class Maintainer {
   readonly #ttlMs: number;
   readonly #reapMs: number;
   readonly #cleanMs: number;
+  readonly #blobSweepMs: number;
   readonly #foldMs: number;
   readonly #schedMaxMs: number;
   #leader = false;
@@ -47,7 +50,7 @@ export class Maintainer {
   #schedRunning = false;
   #schedAgain = false;
   #unsubscribe: (() => void) | null = null;
-  readonly stats = { reaped: 0, promoted: 0, cleaned: 0, folded: 0, leaderChanges: 0 };
+  readonly stats = { reaped: 0, promoted: 0, cleaned: 0, folded: 0, blobsSwept: 0, leaderChanges: 0 };
   /** Enqueues the due times of schedules (recurring jobs) while this process leads. */
   readonly schedules: ScheduleRunner;
 
@@ -63,6 +66,7 @@ export class Maintainer {
     this.#ttlMs = options.leaderTtlMs ?? 15_000;
     this.#reapMs = options.reapIntervalMs ?? 1_000;
     this.#cleanMs = options.cleanIntervalMs ?? 60_000;
+    this.#blobSweepMs = options.blobSweepIntervalMs ?? 60 * 60_000;
     this.#foldMs = options.foldIntervalMs ?? 1_000;
     this.#schedMaxMs = options.schedulerMaxSleepMs ?? 1_000;
     this.schedules = new ScheduleRunner(store, log, { jobType: deps.jobType, isLeader: () => this.#leader }, { refreshMs: options.scheduleRefreshMs ?? 1_000 });
@@ -80,6 +84,7 @@ export class Maintainer {
     this.#every(this.#reapMs, () => (this.#leader ? this.#reap() : undefined));
     this.#every(this.#foldMs, () => (this.#leader ? this.#fold() : undefined));
     this.#every(this.#cleanMs, () => (this.#leader ? this.#clean() : undefined));
+    this.#every(this.#blobSweepMs, () => (this.#leader ? this.#sweepBlobs() : undefined));
     // Re-aim the scheduler whenever anything commits (a new delayed job may be due sooner).
     this.#unsubscribe = this.#store.subscribe(() => this.#leader && this.nudgeScheduler());
     this.schedules.start();
@@ -101,13 +106,14 @@ export class Maintainer {
   }
 
   /** Run every service now (whether or not this process leads). */
-  async runOnce(): Promise<{ reaped: number; promoted: number; cleaned: number; folded: number; scheduled: number }> {
+  async runOnce(): Promise<{ reaped: number; promoted: number; cleaned: number; folded: number; scheduled: number; blobsSwept: number }> {
     const reaped = await reapExpiredLeases(this.#store, this.#deps);
     const { enqueued: scheduled } = await runDueSchedules(this.#store, this.#deps, this.#log);
     const { promoted } = await promoteDueJobs(this.#store);
     const { jobs } = await cleanExpired(this.#store);
     const folded = await foldCounters(this.#store);
-    return { reaped, promoted, cleaned: jobs, folded, scheduled };
+    const blobsSwept = await sweepOrphanBlobs(this.#store);
+    return { reaped, promoted, cleaned: jobs, folded, scheduled, blobsSwept };
   }
 
   /** Something may be due sooner than the scheduler planned: look again now. */
@@ -177,6 +183,16 @@ export class Maintainer {
       if (r.jobs + r.keys > 0) this.#log.info(r, 'retention removed finished jobs and expired idempotency keys');
     } catch (error) {
       this.#log.warn({ err: error }, 'cleaner failed');
+    }
+  }
+
+  async #sweepBlobs(): Promise<void> {
+    try {
+      const n = await sweepOrphanBlobs(this.#store);
+      this.stats.blobsSwept += n;
+      if (n > 0) this.#log.info({ count: n }, 'deleted payload blobs no job references');
+    } catch (error) {
+      this.#log.warn({ err: error }, 'orphan blob sweep failed');
     }
   }
 
