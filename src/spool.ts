@@ -30,6 +30,7 @@ import type { JobState } from './core/states.js';
 import { assertValid } from './core/validation.js';
 import { prepareInsert, type EnqueueItem, type EnqueueOptions } from './engine/enqueue.js';
 import { JobTypeRegistry, type JobTypeDefinition } from './engine/job-types.js';
+import { JobWatcher, type JobWatchListener } from './engine/job-watch.js';
 import { RemoteLeases } from './engine/remote-leases.js';
 import * as schedules from './engine/schedules.js';
 import * as topics from './engine/topics.js';
@@ -100,12 +101,15 @@ export class Spool {
    * long-poll claims and fenced ack / nack / extend / progress / release.
    */
   readonly leases: RemoteLeases;
+  /** Follows jobs as they change, for every watcher at once (engine/job-watch.ts; the HTTP event streams). */
+  readonly #watcher: JobWatcher;
 
   private constructor(store: Store, log: Logger, ownsStore: boolean) {
     this.store = store;
     this.log = log;
     this.#ownsStore = ownsStore;
     this.#inserts = new Batcher((items) => this.#insertMany(items));
+    this.#watcher = new JobWatcher(store);
     this.leases = new RemoteLeases({ store, log, jobType: (type) => this.#types.get(type), nudgeScheduler: () => this.#nudgeSchedulers() });
   }
 
@@ -362,6 +366,20 @@ export class Spool {
     return bytes;
   }
 
+  /**
+   * Follow a job: `listener` hears its state and history after each change this process or the store reports
+   * (at the latest every second), and null once the job is gone. Returns the function that stops it.
+   * One store subscription and one batched read serve every watched job.
+   */
+  watchJob(id: string, listener: JobWatchListener): () => void {
+    return this.#watcher.watch(id, listener);
+  }
+
+  /** How many jobs are being followed now (watchJob, the HTTP event streams): diagnostics. */
+  get watchedJobs(): number {
+    return this.#watcher.size;
+  }
+
   async listJobs(filter: { queue?: string; state?: JobState; type?: string; correlationId?: string; limit?: number; cursor?: string | null } = {}) {
     return this.store.jobList({ ...filter, limit: filter.limit ?? 50 });
   }
@@ -498,6 +516,7 @@ export class Spool {
   async close(options: { graceMs?: number } = {}): Promise<void> {
     if (this.#closed) return;
     this.leases.close();
+    this.#watcher.close();
     await Promise.all([...this.#workers].map((w) => w.stop(options)));
     await this.#maintainer?.stop();
     this.#closed = true;

@@ -28,6 +28,7 @@ import { KeyRegistry } from './auth/keys.js';
 import { auditRoutes } from './routes/audit.js';
 import { deadRoutes } from './routes/dead.js';
 import { healthRoutes } from './routes/health.js';
+import { jobEventRoutes } from './routes/job-events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { keyRoutes } from './routes/keys.js';
 import { leaseRoutes } from './routes/leases.js';
@@ -58,6 +59,8 @@ export interface AppOptions {
   readonly validateResponses?: boolean;
   /** SPOOL_ADMIN_TOKEN (default: the variable); null or empty: open access (auth/plugin.ts). */
   readonly adminToken?: string | null;
+  /** Comment lines on idle job event streams this often (default 15 s; routes/job-events.ts). */
+  readonly eventHeartbeatMs?: number;
 }
 
 export function maxBodyBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number {
@@ -209,6 +212,7 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
     healthRoutes(scope, ctx);
     queueRoutes(scope, ctx);
     jobRoutes(scope, ctx);
+    jobEventRoutes(scope, ctx, options.eventHeartbeatMs !== undefined ? { heartbeatMs: options.eventHeartbeatMs } : {});
     deadRoutes(scope, ctx);
     leaseRoutes(scope, ctx);
     topicRoutes(scope, ctx);

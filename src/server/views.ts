@@ -7,7 +7,7 @@ import { agingSecondsOf, DEFAULTS, onDeadOf, retentionOf, resolveRunSettings, ty
 import type { QueueInfo } from '../spool.js';
 import type { JobReceipt } from '../storage/store.js';
 import type { QueueRates } from './queue-monitor.js';
-import type { JobJson, QueueJson } from './schemas/index.js';
+import type { JobJson, JobStateEventJson, QueueJson } from './schemas/index.js';
 
 export const REDACTED = '[redacted]';
 
@@ -131,5 +131,17 @@ export function queueJson(info: QueueInfo, rates: QueueRates | null): QueueJson 
       failureRate: rates?.failureRate ?? null,
       sampledAt: new Date().toISOString(),
     },
+  };
+}
+
+/** One history entry as the data of an `event: state` (GET /v1/jobs/{id}/events). */
+export function stateEventJson(id: string, h: HistoryEntry): JobStateEventJson {
+  return {
+    id,
+    state: h.state,
+    at: h.at.toISOString(),
+    attempt: h.attempt,
+    ...(h.reason ? { reason: h.reason } : {}),
+    ...(h.error ? { error: errorJson(h.error) } : {}),
   };
 }

@@ -17,7 +17,7 @@
  *    out the full payload (blob reads batched per claim); `jobGetMany` and `jobList` answer `payload: null`
  *    with `payloadBytes`; `jobPayloadGet` reads it. Deleting a job deletes its blob.
  */
-import type { Job, JobError } from '../core/job.js';
+import type { HistoryEntry, Job, JobError } from '../core/job.js';
 import type { Priority } from '../core/priority.js';
 import type { QueueConfig } from '../core/queue-config.js';
 import type { JobState } from '../core/states.js';
@@ -188,6 +188,14 @@ export interface JobListParams {
   readonly cursor?: string | null;
 }
 
+/** A job's state and transitions, without its payload or result (job event streams read these often). */
+export interface JobHistory {
+  readonly id: string;
+  readonly queue: string;
+  readonly state: JobState;
+  readonly history: readonly HistoryEntry[];
+}
+
 export interface JobPage {
   readonly jobs: Job[];
   readonly nextCursor: string | null;
@@ -236,6 +244,20 @@ export interface StoreDurability {
 export interface StoreEvent {
   /** Some jobs may have become claimable in these queues (null: unknown which; another process wrote). */
   readonly queues: readonly string[] | null;
+  /**
+   * True on an event that only says this process committed job state changes (a claim, a completion, …) that
+   * made nothing claimable: `queues` is then empty. Heard only by subscribers that asked for `transitions`.
+   */
+  readonly transitions?: boolean;
+}
+
+export interface SubscribeOptions {
+  /**
+   * Also hear `{queues: [], transitions: true}` after each of this process's commits that changed job states
+   * (job event streams). Other processes' commits arrive as ordinary events: SQLite reports every foreign
+   * commit (`queues: null`); PostgreSQL notifies only commits that made jobs claimable.
+   */
+  readonly transitions?: boolean;
 }
 
 /**
@@ -327,6 +349,8 @@ export interface Store {
   jobDeleteDead(params: { queue: string; id: string }): Promise<boolean>;
   jobGetMany(params: { ids: readonly string[] }): Promise<Job[]>;
   jobList(params: JobListParams): Promise<JobPage>;
+  /** The state and history of each job found (any order; missing ids are left out), in one read. */
+  jobHistoryGetMany(params: { ids: readonly string[] }): Promise<JobHistory[]>;
   /** A job's payload as UTF-8 JSON bytes, inline or blob; null when there is no such job. */
   jobPayloadGet(params: { id: string }): Promise<Buffer | null>;
 
@@ -370,6 +394,6 @@ export interface Store {
   auditAppend(params: { entries: readonly AuditEntryInput[] }): Promise<void>;
   auditList(params: { limit: number; cursor?: string | null }): Promise<AuditPage>;
 
-  /** Wake-ups: jobs may have become available. Returns an unsubscribe function. */
-  subscribe(listener: (event: StoreEvent) => void): () => void;
+  /** Wake-ups: jobs may have become available (and, with `transitions`, changed state). Returns an unsubscribe function. */
+  subscribe(listener: (event: StoreEvent) => void, options?: SubscribeOptions): () => void;
 }

@@ -25,6 +25,7 @@ import { fencingSuite } from './suite/fencing.js';
 import { historySuite } from './suite/history.js';
 import { idempotencySuite } from './suite/idempotency.js';
 import { insertSuite } from './suite/insert.js';
+import { jobHistorySuite } from './suite/job-history.js';
 import { leaderSuite } from './suite/leader.js';
 import { orderingSuite } from './suite/ordering.js';
 import { rateLimitSuite } from './suite/rate-limits.js';
@@ -90,6 +91,7 @@ describe('store conformance: postgres', () => {
   recordsSuite(postgres);
   rateLimitSuite(postgres);
   blobSuite(postgres);
+  jobHistorySuite(postgres);
 });
 
 describe('PostgreSQL-only checks', () => {

@@ -21,6 +21,7 @@ import { fencingSuite } from './suite/fencing.js';
 import { historySuite } from './suite/history.js';
 import { idempotencySuite } from './suite/idempotency.js';
 import { insertSuite } from './suite/insert.js';
+import { jobHistorySuite } from './suite/job-history.js';
 import { leaderSuite } from './suite/leader.js';
 import { orderingSuite } from './suite/ordering.js';
 import { rateLimitSuite } from './suite/rate-limits.js';
@@ -80,6 +81,7 @@ describe('store conformance: sqlite', () => {
   recordsSuite(sqlite);
   rateLimitSuite(sqlite);
   blobSuite(sqlite);
+  jobHistorySuite(sqlite);
 });
 
 describe('SQLite-only checks', () => {

@@ -1,7 +1,7 @@
 /**
  * Jobs: the accept path (`POST /v1/queues/{queue}/jobs`, `…/jobs/batch`, both with `?dryRun=true`), status
  * (`GET /v1/jobs/{id}` with `?waitSeconds`), the payload (`GET /v1/jobs/{id}/payload`, also for payloads
- * stored as blobs), search (`GET /v1/jobs`) and cancel.
+ * stored as blobs), search (`GET /v1/jobs`) and cancel. The event stream is routes/job-events.ts.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';

@@ -1,6 +1,7 @@
 /**
  * Job resources: the enqueue body (single and batch items), the accepted receipt, the dry-run answer, the
- * full job representation with history, and the search and status query strings.
+ * full job representation with history, the search and status query strings, and the job event stream's
+ * request header and event data.
  */
 import { Type, type Static } from 'typebox';
 import { PRIORITIES } from '../../core/priority.js';
@@ -140,6 +141,22 @@ export const JobGetQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/** `Last-Event-ID` as EventSource sends it back: the `id:` of the last event received (a history index). */
+export const JobEventsHeaders = Type.Object({
+  'last-event-id': Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: 'resume after this event (a history index)' })),
+});
+
+/** The `data:` of one `event: state` (a history entry of the job). */
+export const JobStateEventSchema = Type.Object({
+  id: Type.String({ description: 'the job id' }),
+  state: StateSchema,
+  at: Timestamp,
+  attempt: Type.Integer(),
+  reason: Type.Optional(Type.String()),
+  error: Type.Optional(JobErrorSchema),
+});
+
 export type EnqueueBodyJson = Static<typeof EnqueueBody>;
 export type BatchItemJson = Static<typeof BatchItem>;
 export type JobJson = Static<typeof JobSchema>;
+export type JobStateEventJson = Static<typeof JobStateEventSchema>;

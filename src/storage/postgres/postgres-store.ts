@@ -31,6 +31,7 @@ import type {
   JobExtendParams,
   JobExtendResult,
   JobFailParams,
+  JobHistory,
   JobInsertManyParams,
   JobInsertResult,
   JobLeaseParams,
@@ -47,6 +48,7 @@ import type {
   StoreDurability,
   StoreEvent,
   StoredRecord,
+  SubscribeOptions,
 } from '../store.js';
 import { blobRefBytes, blobsOf, resolveClaimedBlobs, withBlobRefs } from '../blob-refs.js';
 import { insertBlobs, readBlobs } from './blobs.js';
@@ -55,7 +57,7 @@ import { asStoreError, clientConfig, createPool, isConnectFailure, isConnectionE
 import * as records from './records.js';
 import { cancelJobs, deleteDead, deleteExpired, deleteExpiredIdempotencyKeys, foldCounters, promoteDue, replayDead } from './job-admin.js';
 import { atomicFailure, AtomicInsertError, decodeCursor, encodeCursor } from '../driver-common.js';
-import { rowToJob, type JobRow } from '../job-rows.js';
+import { decodeHistory, rowToJob, type JobRow } from '../job-rows.js';
 import { rateLimitsOf } from '../rate-limits.js';
 import { QUEUE_COLUMNS, rowToQueue, type QueueRow } from './queue-rows.js';
 import {
@@ -103,6 +105,8 @@ export class PostgresStore implements Store {
   readonly #clock: Clock | null;
   readonly #channel: string;
   readonly #listeners = new Set<(e: StoreEvent) => void>();
+  /** Listeners that also hear this process's state changes (`subscribe(…, { transitions: true })`). */
+  readonly #transitionListeners = new Set<(e: StoreEvent) => void>();
   readonly #wake: WakeListener;
   readonly #clientConfig: pg.ClientConfig;
   readonly #writer: PgWriteCoalescer;
@@ -186,6 +190,7 @@ export class PostgresStore implements Store {
     this.#closed = true;
     this.#writer.close();
     this.#listeners.clear();
+    this.#transitionListeners.clear();
     await this.#wake.stop();
     await this.#pool.end();
   }
@@ -339,6 +344,8 @@ export class PostgresStore implements Store {
   jobClaimMany(params: JobClaimManyParams): Promise<ClaimedJob[]> {
     if (params.max <= 0) return Promise.resolve([]);
     return this.#tx((ctx) => claimJobs(ctx, params, this)).then((jobs) => {
+      // The claim statement writes its counter deltas itself (not through ctx): say so to transition listeners.
+      if (jobs.length > 0) this.#emit({ queues: [], transitions: true }, this.#transitionListeners);
       // Blob payloads: one read for the whole claim, after it committed (the jobs are active: nothing deletes them).
       return resolveClaimedBlobs(jobs, (ids) => readBlobs((sql, args) => this.#read(sql, args), ids), (failed) => this.jobFailMany({ jobs: failed }));
     });
@@ -389,6 +396,15 @@ export class PostgresStore implements Store {
       if (row) jobs.push(rowToJob(row));
     }
     return jobs;
+  }
+
+  async jobHistoryGetMany(params: { ids: readonly string[] }): Promise<JobHistory[]> {
+    if (params.ids.length === 0) return [];
+    const rows = await this.#read<{ id: string; queue: string; state: JobHistory['state']; history: string }>(
+      'SELECT id, queue, state, history FROM jobs WHERE id = ANY($1::text[])',
+      [[...params.ids]],
+    );
+    return rows.map((r) => ({ id: r.id, queue: r.queue, state: r.state, history: decodeHistory(r.history) }));
   }
 
   async jobPayloadGet(params: { id: string }): Promise<Buffer | null> {
@@ -534,22 +550,31 @@ export class PostgresStore implements Store {
 
   // ── wake-ups ──────────────────────────────────────────────────────────────────────────────────────────
 
-  subscribe(listener: (event: StoreEvent) => void): () => void {
+  subscribe(listener: (event: StoreEvent) => void, options: SubscribeOptions = {}): () => void {
     this.#listeners.add(listener);
+    if (options.transitions) this.#transitionListeners.add(listener);
     if (!this.#closed) this.#wake.start();
     return () => {
       this.#listeners.delete(listener);
+      this.#transitionListeners.delete(listener);
       if (this.#listeners.size === 0) void this.#wake.stop();
     };
   }
 
+  /**
+   * Only commits that made jobs claimable NOTIFY other processes; the rest (claims, completions) are heard in
+   * this process alone, by `transitions` listeners: a NOTIFY on every commit would serialise commits on
+   * PostgreSQL's notification queue lock.
+   */
   #afterCommit(ctx: TxContext): void {
-    if (ctx.wakeQueues.size === 0 || this.#listeners.size === 0) return;
-    this.#emit({ queues: [...ctx.wakeQueues] });
+    if (this.#listeners.size === 0) return;
+    if (ctx.wakeQueues.size > 0) this.#emit({ queues: [...ctx.wakeQueues] });
+    // Every transition moves a state counter; a commit that moved none changed no job's state.
+    else if (ctx.deltas.size > 0 && this.#transitionListeners.size > 0) this.#emit({ queues: [], transitions: true }, this.#transitionListeners);
   }
 
-  #emit(event: StoreEvent): void {
-    for (const l of this.#listeners) {
+  #emit(event: StoreEvent, listeners: ReadonlySet<(e: StoreEvent) => void> = this.#listeners): void {
+    for (const l of listeners) {
       try {
         l(event);
       } catch {

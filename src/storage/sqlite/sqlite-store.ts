@@ -26,6 +26,7 @@ import type {
   JobExtendParams,
   JobExtendResult,
   JobFailParams,
+  JobHistory,
   JobInsertManyParams,
   JobInsertResult,
   JobLeaseParams,
@@ -43,6 +44,7 @@ import type {
   StoreDurability,
   StoreEvent,
   StoredRecord,
+  SubscribeOptions,
 } from '../store.js';
 import { blobRefBytes, blobsOf, resolveClaimedBlobs, withBlobRefs } from '../blob-refs.js';
 import { BlobFiles } from './blob-files.js';
@@ -50,7 +52,7 @@ import { CallerTxInserter } from './caller-tx.js';
 import { Conn, configureConnection, isBusyError, openDatabase, readDurability, type SqliteDatabase } from './connection.js';
 import { deleteDead, deleteExpired, deleteExpiredIdempotencyKeys, cancelJobs, promoteDue, replayDead } from './job-admin.js';
 import { atomicFailure, AtomicInsertError, decodeCursor, encodeCursor } from '../driver-common.js';
-import { rowToJob, type JobRow } from '../job-rows.js';
+import { decodeHistory, rowToJob, type JobRow } from '../job-rows.js';
 import {
   claimJobs,
   completeJobs,
@@ -86,6 +88,8 @@ export class SqliteStore implements Store {
   readonly #clock: Clock;
   readonly #writer: WriteCoalescer;
   readonly #listeners = new Set<(e: StoreEvent) => void>();
+  /** Listeners that also hear this process's state changes (`subscribe(…, { transitions: true })`). */
+  readonly #transitionListeners = new Set<(e: StoreEvent) => void>();
   readonly #blobs: BlobFiles;
   readonly #callerTx: CallerTxInserter;
   readonly #watchIntervalMs: number;
@@ -144,6 +148,7 @@ export class SqliteStore implements Store {
     this.#writer.close();
     this.#stopWatch();
     this.#listeners.clear();
+    this.#transitionListeners.clear();
     this.#db.close();
   }
 
@@ -335,6 +340,15 @@ export class SqliteStore implements Store {
     return jobs;
   }
 
+  async jobHistoryGetMany(params: { ids: readonly string[] }): Promise<JobHistory[]> {
+    this.#assertOpen();
+    if (params.ids.length === 0) return [];
+    const rows = this.#conn
+      .stmt('SELECT id, queue, state, history FROM jobs WHERE id IN (SELECT value FROM json_each(?))')
+      .all(JSON.stringify(params.ids)) as Array<{ id: string; queue: string; state: JobHistory['state']; history: string }>;
+    return rows.map((r) => ({ id: r.id, queue: r.queue, state: r.state, history: decodeHistory(r.history) }));
+  }
+
   async jobPayloadGet(params: { id: string }): Promise<Buffer | null> {
     this.#assertOpen();
     const row = this.#conn.stmt('SELECT payload FROM jobs WHERE id = ?').get(params.id) as { payload: string } | undefined;
@@ -507,22 +521,26 @@ export class SqliteStore implements Store {
 
   // ── wake-ups ──────────────────────────────────────────────────────────────────────────────────────────
 
-  subscribe(listener: (event: StoreEvent) => void): () => void {
+  subscribe(listener: (event: StoreEvent) => void, options: SubscribeOptions = {}): () => void {
     this.#listeners.add(listener);
+    if (options.transitions) this.#transitionListeners.add(listener);
     this.#startWatch();
     return () => {
       this.#listeners.delete(listener);
+      this.#transitionListeners.delete(listener);
       if (this.#listeners.size === 0) this.#stopWatch();
     };
   }
 
   #afterCommit(ctx: TxContext): void {
-    if (ctx.wakeQueues.size === 0 || this.#listeners.size === 0) return;
-    this.#emit({ queues: [...ctx.wakeQueues] });
+    if (this.#listeners.size === 0) return;
+    if (ctx.wakeQueues.size > 0) this.#emit({ queues: [...ctx.wakeQueues] });
+    // Every transition moves a state counter; a commit that moved none changed no job's state.
+    else if (ctx.deltas.size > 0 && this.#transitionListeners.size > 0) this.#emit({ queues: [], transitions: true }, this.#transitionListeners);
   }
 
-  #emit(event: StoreEvent): void {
-    for (const l of this.#listeners) {
+  #emit(event: StoreEvent, listeners: ReadonlySet<(e: StoreEvent) => void> = this.#listeners): void {
+    for (const l of listeners) {
       try {
         l(event);
       } catch {
