@@ -39,5 +39,38 @@ forEachStore(() => {
       await expect(loadConfigFile(spool, write('c.json', { topics: ['t'] }))).rejects.toThrow(/"topics" must be an object keyed by name/);
       expect(await spool.listSchedules()).toEqual([]);
     });
+
+    it('reads YAML files (by extension) the same way, and returns the handlers module relative to the file', async () => {
+      const { spool } = await openSpool();
+      const dir = tempDir();
+      const file = join(dir, 'spool.yaml');
+      writeFileSync(
+        file,
+        [
+          'queues:',
+          '  emails: { maxAttempts: 3 }',
+          '  audit: {}',
+          'topics:',
+          '  signups:',
+          '    queues: [emails, audit]',
+          'handlers: ./handlers.js',
+          '',
+        ].join('\n'),
+      );
+      expect(await loadConfigFile(spool, file)).toEqual({ handlers: join(dir, 'handlers.js') });
+      expect((await spool.getQueue('emails')).config).toMatchObject({ maxAttempts: 3 });
+      expect((await spool.getTopic('signups')).queues).toEqual(['emails', 'audit']);
+      expect(await loadConfigFile(spool, join(dir, 'spool.yaml'))).toEqual({ handlers: join(dir, 'handlers.js') });
+
+      const write = (name: string, text: string) => {
+        writeFileSync(join(dir, name), text);
+        return join(dir, name);
+      };
+      await expect(loadConfigFile(spool, write('dup.yml', 'queues:\n  a: {}\n  a: {}\n'))).rejects.toThrow(/cannot read config .*dup\.yml/);
+      await expect(loadConfigFile(spool, write('list.yaml', '- queues\n'))).rejects.toThrow(/must be an object at the top level/);
+      await expect(loadConfigFile(spool, write('h.yaml', 'handlers: 5\n'))).rejects.toThrow(/"handlers" must be a module path/);
+      await expect(loadConfigFile(spool, write('bad.json', 'queues: {}'))).rejects.toThrow(/cannot read config .*bad\.json/);
+      expect(await loadConfigFile(spool, write('none.json', '{"queues": {}}'))).toEqual({ handlers: null });
+    });
   });
 });

@@ -26,7 +26,7 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'bind address (SPOOL_HOST, default 127.0.0.1)')
     .option('--port <port>', 'port; 0 picks a free one (SPOOL_PORT, default 7420)')
     .option('--db <url>', 'store URL (SPOOL_DB, default sqlite:./.spool/spool.db)')
-    .option('--config <file>', 'JSON file declaring queues (SPOOL_CONFIG)')
+    .option('--config <file>', 'JSON or YAML file declaring queues, topics, schedules, keys and handlers (SPOOL_CONFIG)')
     .option('--handlers <module>', 'module whose handlers run in-process (SPOOL_HANDLERS)')
     .option('--queues <names>', 'comma-separated queues for the in-process workers (default: all with handlers)')
     .option('--grace <seconds>', 'shutdown grace period for running handlers', '25')
@@ -52,8 +52,8 @@ export function registerServe(program: Command): void {
         const log = createLogger();
         const spool = await Spool.open({ url: storeUrl({ db: flags.db }), logger: log });
         const configFile = flags.config ?? process.env['SPOOL_CONFIG'];
-        if (configFile) await loadConfigFile(spool, configFile);
-        const handlersModule = flags.handlers ?? process.env['SPOOL_HANDLERS'];
+        const fromConfig = configFile ? await loadConfigFile(spool, configFile) : null;
+        const handlersModule = flags.handlers ?? process.env['SPOOL_HANDLERS'] ?? fromConfig?.handlers ?? undefined;
         if (handlersModule) {
           const handlers = await loadHandlers(spool, handlersModule);
           const queues = parseList(flags.queues);
