@@ -35,6 +35,7 @@ import { RemoteLeases } from './engine/remote-leases.js';
 import * as schedules from './engine/schedules.js';
 import * as topics from './engine/topics.js';
 import { silentLogger, type Logger } from './logger.js';
+import { queueTargetErrors } from './net/target-guard.js';
 import { DEFAULT_STORE_URL, openStore } from './storage/open-store.js';
 import type { JobInsertParams, JobInsertResult, JobReceipt, QueueRecord, QueueStats, Store, StoreTx } from './storage/store.js';
 import type { ResolvedHandler } from './worker/executor.js';
@@ -128,6 +129,9 @@ export class Spool {
   async declareQueue(name: string, config: QueueConfig = {}): Promise<QueueRecord & { created: boolean }> {
     if (!isValidQueueName(name)) throw new InvalidArgumentError(`invalid queue name "${String(name)}" (allowed: [A-Za-z0-9][A-Za-z0-9._-]{0,63})`);
     assertValid(QueueConfigSchema, config, 'queue config');
+    // SSRF guard at configuration: `target.url` / `webhook.url` must be http(s) and not a literal private address.
+    const targetErrors = queueTargetErrors(config);
+    if (targetErrors.length > 0) throw new ValidationError(`queue config is invalid: ${targetErrors[0]!.path} ${targetErrors[0]!.message}`, targetErrors);
     const { created, queue } = await this.store.queueUpsert({ name, config });
     return { ...queue, created };
   }

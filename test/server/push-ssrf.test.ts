@@ -89,12 +89,19 @@ forEachStore(() => {
   });
 
   describe('SSRF guard: connect time', () => {
-    it('a target named localhost (declared through the library, which skips the configuration check) is refused when it resolves to loopback', async () => {
+    it('a target named localhost (declared while private targets were allowed) is refused at connect time once they are not', async () => {
       allowPrivateTargets(undefined);
       const api = await startApi();
       const target = await startTarget((_r, res) => res.end());
       await startDispatcher(api.spool);
+      // The library checks at configuration too: without the allow-list the declaration itself is refused.
+      await expect(api.spool.declareQueue('named', { target: { url: `http://localhost:${target.port}/hook` } })).rejects.toMatchObject({
+        code: 'validation_failed',
+        errors: [{ path: '/target/url' }],
+      });
+      allowPrivateTargets('1');
       await api.spool.declareQueue('named', { maxAttempts: 1, target: { url: `http://localhost:${target.port}/hook` } });
+      allowPrivateTargets(undefined);
       const { id } = await api.spool.enqueue('named', {});
       const dead = await waitForState(api.spool, id, 'dead');
       expect(dead.lastError).toMatchObject({ code: 'push_refused', message: expect.stringMatching(/^refused to connect to localhost \((127\.0\.0\.1|::1)\): loopback address/) });

@@ -7,7 +7,6 @@ import type { Static } from 'typebox';
 import { ValidationError, type FieldError } from '../../core/errors.js';
 import type { QueueConfig } from '../../core/queue-config.js';
 import { compileSchema, escapePointer } from '../../core/validation.js';
-import { queueTargetErrors } from '../../net/target-guard.js';
 import type { ServerContext } from '../context.js';
 import { audit } from '../auth/audit.js';
 import { access } from '../route-config.js';
@@ -46,7 +45,6 @@ export function queueRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
     async (req, reply) => {
       const name = req.params.queue;
       checkSchemas(req.body);
-      checkTargets(req.body);
       const declared = await spool.declareQueue(name, req.body);
       monitor.invalidate(name);
       await audit(req, 'queue.put', name, { created: declared.created, config: req.body });
@@ -112,12 +110,6 @@ export function queueRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
       },
     );
   }
-}
-
-/** `target.url` and `webhook.url` must be http(s) and not a literal private address (SSRF guard): 422 with the field's path. */
-function checkTargets(config: QueueConfig): void {
-  const errors = queueTargetErrors(config);
-  if (errors.length > 0) throw new ValidationError(`queue config is invalid: ${errors[0]!.path} ${errors[0]!.message}`, errors);
 }
 
 /** A payload `schema` or contract that is not a usable JSON Schema is refused at declaration (422), not at enqueue. */
