@@ -1,7 +1,7 @@
 /**
  * The HTTP server's spine (Fastify 5): strict request validation (no type coercion in bodies), the one
  * JSON body parser, problem+json for every error (ours and Fastify's: 404, 405, 413, 415, malformed JSON,
- * schema violations, oversized headers), request ids and one log line per request, the shutdown gate,
+ * schema violations, oversized headers), request ids and one log line per request (successes at debug), the shutdown gate,
  * the OpenAPI document, and the route modules under routes/. Routes translate HTTP to facade calls only.
  *
  * Extension points: every /v1 route declares `config: {scope, queueParam?}` (route-config.ts; registering a
@@ -163,8 +163,10 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
     adminToken: options.adminToken !== undefined ? options.adminToken : (process.env['SPOOL_ADMIN_TOKEN'] ?? null),
   });
 
+  // The access line: answered requests below 400 at `debug` (at `info` the line cost H1 about 40% of its
+  // req/s: 3,441 vs 5,827 on SQLite, 3 reps each), refusals at `info`, server errors at `error`.
   app.addHook('onResponse', async (req, reply) => {
-    const level = reply.statusCode >= 500 ? 'error' : 'info';
+    const level = reply.statusCode >= 500 ? 'error' : reply.statusCode >= 400 ? 'info' : 'debug';
     req.log[level](
       { method: req.method, route: req.routeOptions.url ?? null, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
       'request',

@@ -32,7 +32,7 @@ describe('spool serve: the HTTP API', () => {
     writeFileSync(join(dir, 'handlers.mjs'), `export async function emails(payload, ctx) { return { to: payload.to, correlationId: ctx.job.correlationId }; }\n`);
     writeFileSync(join(dir, 'spool.json'), JSON.stringify({ queues: { emails: {} } }));
     const { server, base } = await serve(['--db', `sqlite:${join(dir, 'a.db')}`, '--config', join(dir, 'spool.json'), '--handlers', join(dir, 'handlers.mjs')], {
-      SPOOL_LOG_LEVEL: 'info',
+      SPOOL_LOG_LEVEL: 'debug', // answered requests are logged at debug; refusals at info
     });
 
     const accepted = await call(base, 'POST', '/v1/queues/emails/jobs', { body: { payload: { to: 'ada' } }, headers: { 'x-request-id': 'req-abc-1', 'x-correlation-id': 'corr-9' } });
