@@ -122,7 +122,15 @@ export async function pushDelivery(ctx: WorkloadContext): Promise<HttpRunResult>
   const target = await LoopbackTarget.start();
   let server: ServerProcess | undefined;
   try {
-    await spool.declareQueue(QUEUE, { concurrency: 32, target: { url: `${target.url}/deliver`, timeoutSeconds: 30 } });
+    // The SSRF guard refuses a loopback target at declaration unless allowed: allow exactly this one, for this call.
+    const allowed = process.env['SPOOL_ALLOW_PRIVATE_TARGETS'];
+    process.env['SPOOL_ALLOW_PRIVATE_TARGETS'] = '127.0.0.1';
+    try {
+      await spool.declareQueue(QUEUE, { concurrency: 32, target: { url: `${target.url}/deliver`, timeoutSeconds: 30 } });
+    } finally {
+      if (allowed === undefined) delete process.env['SPOOL_ALLOW_PRIVATE_TARGETS'];
+      else process.env['SPOOL_ALLOW_PRIVATE_TARGETS'] = allowed;
+    }
     await spool.pauseQueue(QUEUE); // filled while paused: the clock starts at the resume
     for (let from = 0; from < n; from += 1000) {
       const size = Math.min(1000, n - from);
