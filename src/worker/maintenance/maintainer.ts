@@ -48,6 +48,7 @@ export class Maintainer {
   #timers: NodeJS.Timeout[] = [];
   #schedTimer: NodeJS.Timeout | null = null;
   #schedRunning = false;
+  #folding = false;
   #schedAgain = false;
   #unsubscribe: (() => void) | null = null;
   readonly stats = { reaped: 0, promoted: 0, cleaned: 0, folded: 0, blobsSwept: 0, leaderChanges: 0 };
@@ -169,10 +170,15 @@ export class Maintainer {
   }
 
   async #fold(): Promise<void> {
+    if (this.#folding) return; // a slow fold is not overlapped by the next tick
+    this.#folding = true;
     try {
-      this.stats.folded += await foldCounters(this.#store);
+      const folded = await foldCounters(this.#store); // (`stats.folded += await …` would add to a stale read)
+      this.stats.folded += folded;
     } catch (error) {
       this.#log.warn({ err: error }, 'counter folder failed');
+    } finally {
+      this.#folding = false;
     }
   }
 
