@@ -6,12 +6,12 @@
  *   2. SIGKILL of the maintenance leader mid-load (leaseSeconds 2): the survivor takes the leadership over,
  *      reaps the dead process's leases and finishes everything; only jobs the dead process held run twice.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Spool, type Job } from '../../src/index.js';
-import { LongRunning, TempDirs } from '../cli/spawn.js';
+import type { LongRunning} from '../cli/spawn.js';
+import { TempDirs } from '../cli/spawn.js';
 import { useTestSchema } from '../helpers/pg-schema.js';
+import { runsOf, startPgWorker, until, type Run } from './pg-worker-processes.js';
 
 const schema = useTestSchema(import.meta.url);
 const dirs = new TempDirs();
@@ -24,41 +24,10 @@ afterEach(async () => {
   dirs.cleanup();
 });
 
-interface Run {
-  id: string;
-  pid: number;
-  attempt: number;
-}
-
 function startWorker(queue: string, runDir: string, delayMs: number): LongRunning {
-  const p = new LongRunning(
-    ['--import', 'tsx', 'src/cli/main.ts', 'work', '--db', schema().url, '--handlers', 'test/faults/children/pg-handlers.ts', '--queues', queue, '--concurrency', '16', '--grace', '5'],
-    { env: { PG_NODES_RUN_DIR: runDir, PG_NODES_DELAY_MS: String(delayMs), SPOOL_LOG_LEVEL: 'info' } },
-  );
+  const p = startPgWorker({ url: schema().url, handlers: 'test/faults/children/pg-handlers.ts', queue, runDir, delayMs });
   procs.push(p);
   return p;
-}
-
-function runsOf(runDir: string, pid: number): Run[] {
-  const file = join(runDir, `runs-${pid}.log`);
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => {
-      const [id, p, attempt] = l.split(' ');
-      return { id: id!, pid: Number(p), attempt: Number(attempt) };
-    });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number, describeState: () => string = () => ''): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; ${describeState()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function produce(spool: Spool, queue: string, total: number): Promise<string[]> {

@@ -12,13 +12,13 @@
  * `completed` (so none stays active past its lease), every refusal was StoreUnavailableError, and both
  * workers exit 0 on SIGTERM.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Spool, StoreUnavailableError, type Job } from '../../src/index.js';
-import { LongRunning, TempDirs } from '../cli/spawn.js';
+import type { LongRunning} from '../cli/spawn.js';
+import { TempDirs } from '../cli/spawn.js';
 import { usePgCluster } from '../helpers/pg-cluster.js';
+import { runsOf, startPgWorker, until, type Run } from './pg-worker-processes.js';
 
 const SCHEMA = 'spool_outage';
 /** The application_name every connection of a Spool process on this schema carries (connection.ts). */
@@ -39,12 +39,6 @@ afterEach(async () => {
   dirs.cleanup();
 });
 
-interface Run {
-  id: string;
-  pid: number;
-  attempt: number;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function spoolUrl(): string {
@@ -52,34 +46,9 @@ function spoolUrl(): string {
 }
 
 function startWorker(runDir: string): LongRunning {
-  const p = new LongRunning(
-    ['--import', 'tsx', 'src/cli/main.ts', 'work', '--db', spoolUrl(), '--handlers', 'test/faults/children/pg-outage-handlers.ts', '--queues', QUEUE, '--concurrency', '16', '--grace', '5'],
-    { env: { PG_NODES_RUN_DIR: runDir, PG_NODES_DELAY_MS: '20', SPOOL_LOG_LEVEL: 'info' } },
-  );
+  const p = startPgWorker({ url: spoolUrl(), handlers: 'test/faults/children/pg-outage-handlers.ts', queue: QUEUE, runDir, delayMs: 20 });
   procs.push(p);
   return p;
-}
-
-function runsOf(runDir: string, pid: number): Run[] {
-  const file = join(runDir, `runs-${pid}.log`);
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => {
-      const [id, p, attempt] = l.split(' ');
-      return { id: id!, pid: Number(p), attempt: Number(attempt) };
-    });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number, describeState: () => string = () => ''): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; ${describeState()}`);
-    await sleep(100);
-  }
 }
 
 /** One statement on a short-lived superuser connection of the private cluster (not a Spool connection). */
