@@ -7,7 +7,8 @@
  * against the library and the server. Importable alone: no dependency on the rest of Spool.
  */
 
-const PROBLEM_TYPE_PREFIX = 'urn:spool:problem:';
+/** The wire format's problem `type` prefix; the server imports it (and the types below) from here. */
+export const PROBLEM_TYPE_PREFIX = 'urn:spool:problem:';
 
 /** A field error of a 400/422 problem: `path` is a JSON Pointer into the request (e.g. `/payload/email`). */
 export interface ProblemFieldError {

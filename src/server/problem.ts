@@ -9,25 +9,13 @@
 import type { FastifyReply } from 'fastify';
 import { isSpoolError, ValidationError, type ErrorCode, type SpoolError } from '../core/errors.js';
 import { escapePointer } from '../core/validation.js';
+import { PROBLEM_TYPE_PREFIX, type Problem as WireProblem, type ProblemFieldError } from '../client/errors.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-export const PROBLEM_TYPE_PREFIX = 'urn:spool:problem:';
+export { PROBLEM_TYPE_PREFIX, type ProblemFieldError };
 
-export interface ProblemFieldError {
-  /** JSON Pointer into the request part named by `location` (the body unless said otherwise). */
-  readonly path: string;
-  readonly message: string;
-  /** Batch requests: the item the error belongs to. */
-  readonly index?: number;
-  readonly location?: 'body' | 'querystring' | 'params' | 'headers';
-}
-
-export interface Problem {
-  readonly type: string;
-  readonly title: string;
-  readonly status: number;
-  readonly detail: string;
-  readonly errors?: readonly ProblemFieldError[];
+/** The wire document (src/client/errors.ts owns it, so the client stays importable alone) plus server-side extras. */
+export interface Problem extends WireProblem {
   /** Seconds, sent as the `Retry-After` header (not part of the body). */
   readonly retryAfterSeconds?: number;
 }
