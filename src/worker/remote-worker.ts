@@ -21,6 +21,7 @@ import type { LeasedJobJson, SpoolClient } from '../client/index.js';
 import type { Logger } from '../logger.js';
 import type { ClaimedJob } from '../storage/store.js';
 import { Executor, type ExecutorStore, type InFlight, type ResolvedHandler } from './executor.js';
+import { idleWithinGrace, LeaseTick } from './lease-tick.js';
 import { LeaseLostError, SpoolHttpError } from '../client/index.js';
 import { RemoteCompleter } from './remote-completer.js';
 import { RemoteFetcher } from './remote-fetcher.js';
@@ -44,9 +45,6 @@ export interface RemoteWorkerDeps {
   readonly resolve: (job: { type: string | null; queue: string }) => ResolvedHandler | undefined;
 }
 
-const TICK_MIN_MS = 50;
-const TICK_MAX_MS = 1000;
-
 export class RemoteWorker {
   readonly id: string;
   readonly #deps: RemoteWorkerDeps;
@@ -54,8 +52,7 @@ export class RemoteWorker {
   readonly #completer: RemoteCompleter;
   readonly #executor: Executor;
   readonly #fetchers: RemoteFetcher[] = [];
-  #tick: NodeJS.Timeout | null = null;
-  #tickEveryMs = TICK_MAX_MS;
+  readonly #tick = new LeaseTick(() => this.#onTick());
   #extending = false;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   #stopPromise: Promise<void> | null = null;
@@ -73,7 +70,7 @@ export class RemoteWorker {
       resolve: (job) => deps.resolve(job),
       // Every leased job carries its effective timeoutSeconds as a job-level setting (see #toClaimed).
       queueConfig: () => ({}),
-      timeoutSeen: (ms) => this.#tickAtMost(ms),
+      timeoutSeen: (ms) => this.#tick.atMost(ms),
     });
   }
 
@@ -98,14 +95,14 @@ export class RemoteWorker {
         this.#deps.log,
         { queue, concurrency: this.#opts.concurrency ?? 10, waitSeconds: this.#opts.waitSeconds ?? 20, leaseSeconds: this.#opts.leaseSeconds },
         (job, requestedAt) => {
-          this.#tickAtMost(job.leaseSeconds * 1000);
+          this.#tick.atMost(job.leaseSeconds * 1000);
           return this.#executor.run(this.#toClaimed(job, requestedAt));
         },
       );
       this.#fetchers.push(fetcher);
       fetcher.start();
     }
-    this.#startTick(TICK_MAX_MS);
+    this.#tick.start();
     this.#deps.log.info({ workerId: this.id, queues: this.#opts.queues, server: this.#deps.client.url }, 'remote worker started');
   }
 
@@ -122,17 +119,13 @@ export class RemoteWorker {
     }
     this.#state = 'stopping';
     await Promise.all(this.#fetchers.map((f) => f.stop()));
-    let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<'grace'>((r) => (timer = setTimeout(() => r('grace'), graceMs)));
-    const idle = Promise.all(this.#fetchers.map((f) => f.whenIdle())).then(() => 'idle' as const);
-    const outcome = await Promise.race([idle, graceOver]);
-    clearTimeout(timer);
+    const outcome = await idleWithinGrace(Promise.all(this.#fetchers.map((f) => f.whenIdle())), graceMs);
     const release: ClaimedJob[] = [];
     if (outcome === 'grace') {
       release.push(...this.#executor.abandonAll());
       this.#deps.log.warn({ count: release.length }, 'shutdown grace period over; releasing running jobs');
     }
-    if (this.#tick) clearInterval(this.#tick);
+    this.#tick.stop();
     await this.#completer.drain();
     await Promise.all(
       release.map((job) =>
@@ -172,19 +165,6 @@ export class RemoteWorker {
       runAt: Date.parse(job.runAt),
       optionsJson: JSON.stringify({ timeoutSeconds: job.timeoutSeconds }),
     };
-  }
-
-  #startTick(ms: number): void {
-    if (this.#tick) clearInterval(this.#tick);
-    this.#tickEveryMs = ms;
-    this.#tick = setInterval(() => this.#onTick(), ms);
-    this.#tick.unref();
-  }
-
-  /** A quarter of the shortest lease or time limit seen, within [50 ms, 1 s] (as the in-process runtime). */
-  #tickAtMost(limitMs: number): void {
-    const ms = Math.max(TICK_MIN_MS, Math.min(TICK_MAX_MS, Math.floor(limitMs / 4)));
-    if (ms < this.#tickEveryMs && this.#state === 'running') this.#startTick(ms);
   }
 
   /** Timeouts, then one round of extensions for every running job with less than half its lease left. */

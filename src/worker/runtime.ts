@@ -13,6 +13,7 @@ import type { ClaimedJob, Store } from '../storage/store.js';
 import type { Logger } from '../logger.js';
 import { Completer } from './completer.js';
 import { Executor, type ResolvedHandler } from './executor.js';
+import { idleWithinGrace, LeaseTick } from './lease-tick.js';
 import { Fetcher } from './fetcher.js';
 import { Maintainer, type MaintainerOptions } from './maintenance/maintainer.js';
 import type { JobTypeDefinition } from '../engine/job-types.js';
@@ -52,8 +53,6 @@ export interface RuntimeDeps {
   readonly nudgeScheduler?: () => void;
 }
 
-const TICK_MIN_MS = 50;
-const TICK_MAX_MS = 1000;
 const CONFIG_REFRESH_MS = 5000;
 
 export class Worker {
@@ -65,8 +64,7 @@ export class Worker {
   readonly #completer: Completer;
   readonly #executor: Executor;
   readonly maintainer: Maintainer | null;
-  #tick: NodeJS.Timeout | null = null;
-  #tickEveryMs = TICK_MAX_MS;
+  readonly #tick = new LeaseTick(() => this.#onTick());
   #configTimer: NodeJS.Timeout | null = null;
   #unsubscribe: (() => void) | null = null;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -86,7 +84,7 @@ export class Worker {
       log: deps.log,
       resolve: deps.resolve,
       queueConfig: (q) => this.#configs.get(q) ?? {},
-      timeoutSeen: (ms) => this.#tickAtMost(ms),
+      timeoutSeen: (ms) => this.#tick.atMost(ms),
     });
     const maint = opts.maintenance ?? true;
     this.maintainer = maint
@@ -132,7 +130,7 @@ export class Worker {
           workerId: this.id,
           leaseMs: () => (this.#configs.get(queue)?.leaseSeconds ?? DEFAULTS.leaseSeconds) * 1000,
           backlogged: () => this.#completer.pending > maxPending,
-          leaseSeen: (ms) => this.#tickAtMost(ms),
+          leaseSeen: (ms) => this.#tick.atMost(ms),
           rateLimitRetryMs: () => rateLimitRetryMs(this.#configs.get(queue)),
         },
         (job) => this.#executor.run(job),
@@ -143,8 +141,7 @@ export class Worker {
       for (const f of this.#fetchers) if (event.queues === null || event.queues.includes(f.queue)) f.signal.notify();
     });
     for (const f of this.#fetchers) f.start();
-    // The tick starts at its slowest and speeds up as claims and attempts report shorter leases or limits.
-    this.#startTick(TICK_MAX_MS);
+    this.#tick.start(); // at its slowest; claims and attempts speed it up (lease-tick.ts)
     this.#configTimer = setInterval(() => void this.#refreshConfigs(), CONFIG_REFRESH_MS);
     this.#configTimer.unref();
     this.maintainer?.start();
@@ -165,17 +162,13 @@ export class Worker {
     this.#state = 'stopping';
     await Promise.all(this.#fetchers.map((f) => f.stop()));
     const release: ClaimedJob[] = this.#fetchers.flatMap((f) => f.drainBuffer());
-    const idle = Promise.all(this.#fetchers.map((f) => f.whenIdle()));
-    let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<'grace'>((r) => (timer = setTimeout(() => r('grace'), graceMs)));
-    const outcome = await Promise.race([idle.then(() => 'idle' as const), graceOver]);
-    clearTimeout(timer);
+    const outcome = await idleWithinGrace(Promise.all(this.#fetchers.map((f) => f.whenIdle())), graceMs);
     if (outcome === 'grace') {
       const abandoned = this.#executor.abandonAll();
       this.#deps.log.warn({ count: abandoned.length }, 'shutdown grace period over; releasing running jobs');
       release.push(...abandoned);
     }
-    if (this.#tick) clearInterval(this.#tick);
+    this.#tick.stop();
     if (this.#configTimer) clearInterval(this.#configTimer);
     await this.#completer.drain();
     if (release.length > 0) {
@@ -193,24 +186,6 @@ export class Worker {
     const c = this.#opts.concurrency;
     if (typeof c === 'number') return c;
     return c?.[queue] ?? config.concurrency ?? DEFAULTS.concurrency;
-  }
-
-  #startTick(ms: number): void {
-    if (this.#tick) clearInterval(this.#tick);
-    this.#tickEveryMs = ms;
-    this.#tick = setInterval(() => this.#onTick(), ms);
-    this.#tick.unref();
-  }
-
-  /**
-   * The tick must come round well within the shortest lease: a lease is extended when less than half of it
-   * is left, so with a tick of a quarter lease the extension lands with at least a quarter to spare (a 1 s
-   * lease under a fixed 1 s tick was extended only at or after its expiry). Claims report each lease they
-   * got and the executor each attempt's time limit, queue and per-job settings alike; never slower again.
-   */
-  #tickAtMost(limitMs: number): void {
-    const ms = clampTick(limitMs);
-    if (ms < this.#tickEveryMs && this.#state === 'running') this.#startTick(ms);
   }
 
   #onTick(): void {
@@ -264,7 +239,3 @@ export function rateLimitRetryMs(config: QueueConfig | undefined): number | null
   return Number.isFinite(rate) ? Math.max(25, Math.ceil(1000 / rate)) : null;
 }
 
-/** A quarter of the shortest lease or time limit, within [TICK_MIN_MS, TICK_MAX_MS]. */
-function clampTick(shortestMs: number): number {
-  return Math.max(TICK_MIN_MS, Math.min(TICK_MAX_MS, Math.floor(shortestMs / 4)));
-}
