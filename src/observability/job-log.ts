@@ -2,7 +2,7 @@
  * Job event log lines: one shape for every job event wherever it happens (in-process executor, the lease
  * reaper, remote ack / nack / release on the server, admin actions on the facade), so a log search by `jobId`,
  * `correlationId` or `traceId` finds a job's whole story. Each line carries `event`, `jobId`, `queue`,
- * `attempt`, `correlationId` and, when the job has a traceparent, `traceId`; failures add `err`, `reason`,
+ * `attempt`, `correlationId` and, when the job has a traceparent, `traceId`; failures add `error`, `reason`,
  * `to` (the next state) and `retryDelayMs`.
  *
  * Levels (README "Logs and traces"): a job's normal life (started, completed, leased) is `debug`; operator
@@ -123,7 +123,7 @@ export function logJobFailure(
     reason: failure.reason,
     to: failure.to,
     ...(dead ? {} : { retryDelayMs: failure.retryDelayMs }),
-    err: errorFields(failure.error),
+    error: errorFields(failure.error),
   }));
 }
 
