@@ -6,6 +6,7 @@ export type { Topic, TopicConfig, PublishOptions, PublishResult, PublishedJob } 
 export type { Schedule, ScheduleConfig } from './engine/schedules.js';
 export type { JobTypeDefinition, Upcaster } from './engine/job-types.js';
 export type { Handler, JobContext, JobInfo } from './worker/handler.js';
+export { childTraceparent, parseTraceparent, traceIdOf, type TraceContext } from './observability/trace-context.js';
 export type { Worker, WorkerOptions } from './worker/runtime.js';
 export type { Job, JobError, HistoryEntry } from './core/job.js';
 export { NonRetryableError } from './core/job.js';

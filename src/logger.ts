@@ -1,10 +1,11 @@
 /**
  * Logging: pino. The library is silent unless given a logger; `spool serve` / `spool work` log JSON to
- * stderr at SPOOL_LOG_LEVEL (default info).
+ * stderr at SPOOL_LOG_LEVEL (default info). Job events have one shape and fixed levels
+ * (observability/job-log.ts); `isLevelEnabled` lets hot paths skip building a line nobody reads.
  */
 import { pino, type Logger as PinoLogger } from 'pino';
 
-export type Logger = Pick<PinoLogger, 'info' | 'warn' | 'error' | 'debug' | 'child'>;
+export type Logger = Pick<PinoLogger, 'info' | 'warn' | 'error' | 'debug' | 'child' | 'isLevelEnabled'>;
 
 export const silentLogger: Logger = pino({ level: 'silent' });
 

@@ -12,6 +12,10 @@
  * a failing item rejects the call and leaves none of its rows in the caller's transaction. With a SQLite `tx`
  * the whole call is synchronous and failures are thrown, not rejected, so better-sqlite3's
  * `db.transaction(fn)` rolls back when an enqueue inside it fails.
+ *
+ * Observability: admin actions on jobs (cancel, replay, purge) are logged as job events
+ * (observability/job-log.ts); with `openTelemetry` each enqueue call runs in a PRODUCER span
+ * (observability/otel.ts) and workers started here get the hook for their CONSUMER spans.
  */
 import type { Static, TSchema } from 'typebox';
 import { Batcher } from './core/batcher.js';
@@ -35,6 +39,8 @@ import { RemoteLeases } from './engine/remote-leases.js';
 import * as schedules from './engine/schedules.js';
 import * as topics from './engine/topics.js';
 import { silentLogger, type Logger } from './logger.js';
+import { logJobEvent, logReplayed } from './observability/job-log.js';
+import { loadOpenTelemetry, openTelemetryWanted, type JobTracing } from './observability/otel.js';
 import { queueTargetErrors } from './net/target-guard.js';
 import { DEFAULT_STORE_URL, openStore } from './storage/open-store.js';
 import type { JobInsertParams, JobInsertResult, JobReceipt, QueueRecord, QueueStats, Store, StoreTx } from './storage/store.js';
@@ -50,6 +56,11 @@ export interface SpoolOptions {
   readonly store?: Store;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /**
+   * The OpenTelemetry hook: spans for enqueue (PRODUCER) and each attempt (CONSUMER) through
+   * `@opentelemetry/api`, an optional peer dependency loaded only then. Default: `SPOOL_OTEL=1`, else off.
+   */
+  readonly openTelemetry?: boolean;
 }
 
 export interface EnqueueResult extends JobReceipt {
@@ -104,11 +115,13 @@ export class Spool {
   readonly leases: RemoteLeases;
   /** Follows jobs as they change, for every watcher at once (engine/job-watch.ts; the HTTP event streams). */
   readonly #watcher: JobWatcher;
+  readonly #tracing: JobTracing | null;
 
-  private constructor(store: Store, log: Logger, ownsStore: boolean) {
+  private constructor(store: Store, log: Logger, ownsStore: boolean, tracing: JobTracing | null) {
     this.store = store;
     this.log = log;
     this.#ownsStore = ownsStore;
+    this.#tracing = tracing;
     this.#inserts = new Batcher((items) => this.#insertMany(items));
     this.#watcher = new JobWatcher(store);
     this.leases = new RemoteLeases({ store, log, jobType: (type) => this.#types.get(type), nudgeScheduler: () => this.#nudgeSchedulers() });
@@ -118,9 +131,10 @@ export class Spool {
   static async open(urlOrOptions: string | SpoolOptions = {}): Promise<Spool> {
     const options: SpoolOptions = typeof urlOrOptions === 'string' ? { url: urlOrOptions } : urlOrOptions;
     const log = options.logger ?? silentLogger;
-    if (options.store) return new Spool(options.store, log, false);
+    const tracing = openTelemetryWanted(options.openTelemetry) ? await loadOpenTelemetry(log) : null;
+    if (options.store) return new Spool(options.store, log, false, tracing);
     const store = await openStore(options.url ?? DEFAULT_STORE_URL, options.clock ? { clock: options.clock } : {});
-    return new Spool(store, log, true);
+    return new Spool(store, log, true, tracing);
   }
 
   // ── queues ──────────────────────────────────────────────────────────────────────────────────────────
@@ -188,11 +202,17 @@ export class Spool {
    */
   enqueue(queue: string, payload: unknown, options: EnqueueOptions & TransactionOption = {}): Promise<EnqueueResult> {
     const { tx, ...rest } = options;
-    if (tx !== undefined) return this.#enqueueInTx(tx, [{ ...rest, queue, payload }], 'one').then((r) => r[0] as EnqueueResult);
+    const item: EnqueueItem = { ...rest, queue, payload };
+    if (this.#tracing) return this.#tracing.send([item], ([traced]) => this.#enqueueOne(traced!, tx));
+    return this.#enqueueOne(item, tx);
+  }
+
+  #enqueueOne(item: EnqueueItem, tx: StoreTx | undefined): Promise<EnqueueResult> {
+    if (tx !== undefined) return this.#enqueueInTx(tx, [item], 'one').then((r) => r[0] as EnqueueResult);
     if (this.#closed) return Promise.reject(new SpoolError('store_closed', 'spool is closed'));
     let params: JobInsertParams;
     try {
-      params = prepareInsert({ ...rest, queue, payload }, this.#types);
+      params = prepareInsert(item, this.#types);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -213,7 +233,8 @@ export class Spool {
    * `atomic`, or with `tx`, the call is all-or-nothing: a failing item rejects it and nothing is written.
    */
   enqueueMany(items: readonly EnqueueItem[], options: EnqueueManyOptions = {}): Promise<EnqueueResult[]> {
-    if (options.tx !== undefined) return this.#enqueueInTx(options.tx, items, 'all') as Promise<EnqueueResult[]>;
+    const { tx } = options;
+    if (tx !== undefined) return this.#traced(items, (traced) => this.#enqueueInTx(tx, traced, 'all')) as Promise<EnqueueResult[]>;
     return this.enqueueManySettled(items, options).then((settled) => {
       const failed = settled.find((r): r is Error => r instanceof Error);
       if (failed) throw failed;
@@ -226,6 +247,15 @@ export class Spool {
    * `atomic`) a failed item leaves nothing in the caller's transaction and the others are written into it.
    */
   enqueueManySettled(items: readonly EnqueueItem[], options: EnqueueManyOptions = {}): Promise<Array<EnqueueResult | Error>> {
+    return this.#traced(items, (traced) => this.#enqueueManySettled(traced, options));
+  }
+
+  /** Run an enqueue call in a PRODUCER span when the OpenTelemetry hook is on (otel.ts). */
+  #traced<R>(items: readonly EnqueueItem[], run: (items: readonly EnqueueItem[]) => Promise<R>): Promise<R> {
+    return this.#tracing ? this.#tracing.send(items, run) : run(items);
+  }
+
+  #enqueueManySettled(items: readonly EnqueueItem[], options: EnqueueManyOptions): Promise<Array<EnqueueResult | Error>> {
     if (options.tx !== undefined) return this.#enqueueInTx(options.tx, items, options.atomic ? 'all' : 'settled');
     if (this.#closed) return Promise.reject(new SpoolError('store_closed', 'spool is closed'));
     let prepared: Array<JobInsertParams | Error>;
@@ -393,7 +423,9 @@ export class Spool {
     const [r] = await this.store.jobCancelMany({ ids: [id] });
     if (!r || r.state === null) throw new JobNotFoundError(id);
     if (!r.ok) throw new InvalidTransitionError(id, r.state, 'cancel');
-    return this.getJob(id);
+    const job = await this.getJob(id);
+    logJobEvent(this.log, 'info', 'job.cancelled', { id, queue: job.queue, attempt: job.attempts, correlationId: job.correlationId }, null);
+    return job;
   }
 
   /** Wait until a job is terminal (or the timeout passes); returns the job as last seen. */
@@ -414,7 +446,11 @@ export class Spool {
     /** Replay dead jobs (by id, or all): back to queued with attempts reset; recorded in their history. */
     replay: async (queue: string, options: { ids?: readonly string[]; all?: boolean; dryRun?: boolean }) => {
       if (!options.ids && !options.all) throw new InvalidArgumentError('give ids or all: true');
-      if (!options.all) return this.store.jobReplayDead({ queue, ...options });
+      if (!options.all) {
+        const r = await this.store.jobReplayDead({ queue, ...options });
+        if (!options.dryRun) await logReplayed(this.log, this.store, queue, r.ids);
+        return r;
+      }
       if (options.dryRun) {
         const [stats] = await this.store.queueStatsGet({ queues: [queue] });
         if (!(await this.store.queueGet(queue))) throw new QueueNotFoundError(queue);
@@ -426,10 +462,15 @@ export class Spool {
         const r = await this.store.jobReplayDead({ queue, all: true, limit: 1000 });
         count += r.count;
         if (ids.length < 10_000) ids.push(...r.ids);
+        await logReplayed(this.log, this.store, queue, r.ids);
         if (r.count < 1000) return { count, ids };
       }
     },
-    purge: async (queue: string, id: string): Promise<boolean> => this.store.jobDeleteDead({ queue, id }),
+    purge: async (queue: string, id: string): Promise<boolean> => {
+      const purged = await this.store.jobDeleteDead({ queue, id });
+      if (purged) logJobEvent(this.log, 'info', 'job.purged', { id, queue, attempt: 0, correlationId: null }, null);
+      return purged;
+    },
   };
 
   async stats(queue?: string): Promise<QueueStats[]> {
@@ -459,6 +500,7 @@ export class Spool {
         nudgeScheduler: () => {
           for (const w of this.#workers) w.maintainer?.nudgeScheduler();
         },
+        tracing: this.#tracing,
         resolve: (job): ResolvedHandler | undefined => {
           const def = job.type ? this.#types.get(job.type) : undefined;
           const handler = (job.type ? (handlers[job.type] ?? def?.handler) : undefined) ?? handlers[job.queue] ?? this.#queueHandlers.get(job.queue);

@@ -9,6 +9,7 @@ import { uuidv7 } from '../core/ids.js';
 import { DEFAULT_PRIORITY, isPriority, type Priority } from '../core/priority.js';
 import { isValidQueueName } from '../core/queue-config.js';
 import type { BackoffPolicy } from '../core/retry.js';
+import { normalizeTraceparent } from '../observability/trace-context.js';
 import type { JobInsertParams } from '../storage/store.js';
 import { currentVersion, validatePayload, type JobTypeRegistry } from './job-types.js';
 
@@ -30,7 +31,13 @@ export interface EnqueueOptions {
   readonly leaseSeconds?: number;
   /** Same key + same request on the same queue → the original job; a different request → an error. */
   readonly idempotencyKey?: string;
-  /** Extra data carried with the job and handed back at run time (e.g. callbackUrl, traceparent). */
+  /**
+   * W3C `traceparent` of the context enqueueing the job: kept with it, handed to the handler as
+   * `ctx.traceparent` and sent on (as a child) to push targets. An invalid value is ignored, never an error:
+   * callers forward incoming headers unchecked, and tracing must not cost a job (W3C: restart the trace).
+   */
+  readonly traceparent?: string;
+  /** Extra data carried with the job and handed back at run time (e.g. callbackUrl). */
   readonly meta?: Readonly<Record<string, string>>;
 }
 
@@ -82,6 +89,20 @@ function positiveNumber(name: string, value: unknown, max: number, min = 0): num
   return value;
 }
 
+/** An item's traceparent (the option, else `meta.traceparent`), normalised; null when absent or invalid. */
+export function itemTraceparent(item: Pick<EnqueueItem, 'traceparent' | 'meta'>): string | null {
+  const value = item.traceparent ?? item.meta?.['traceparent'];
+  return value === undefined ? null : normalizeTraceparent(value);
+}
+
+/** The job's meta: the caller's, with `traceparent` set to the valid one or dropped. */
+function jobMeta(item: EnqueueItem): Record<string, string> | null {
+  const { traceparent: _given, ...meta } = item.meta ?? {};
+  const traceparent = itemTraceparent(item);
+  const all: Record<string, string> = traceparent ? { ...meta, traceparent } : meta;
+  return Object.keys(all).length > 0 ? all : null;
+}
+
 export function prepareInsert(item: EnqueueItem, types: JobTypeRegistry): JobInsertParams {
   if (!isValidQueueName(item.queue)) throw new InvalidArgumentError(`invalid queue name "${String(item.queue)}"`);
   const type = optionalKey('type', item.type);
@@ -111,7 +132,10 @@ export function prepareInsert(item: EnqueueItem, types: JobTypeRegistry): JobIns
   const options: Record<string, unknown> = {};
   if (backoff) options['backoff'] = backoff;
   if (timeoutSeconds !== undefined) options['timeoutSeconds'] = timeoutSeconds;
-  if (item.meta) options['meta'] = item.meta;
+  if (item.meta !== undefined || item.traceparent !== undefined) {
+    const meta = jobMeta(item);
+    if (meta) options['meta'] = meta;
+  }
   const idempotencyKey = optionalKey('idempotencyKey', item.idempotencyKey);
   const orderingKey = optionalKey('orderingKey', item.orderingKey);
   const groupKey = optionalKey('groupKey', item.groupKey);

@@ -12,14 +12,18 @@
  * Leases are judged by the store's clock. A lease that ran out but whose job nobody has touched since (the
  * reaper has not come round, no one else claimed it) still matches its token, so a late ack lands — as with
  * an SQS receipt handle; once the job moved on, the old token answers 409.
+ *
+ * Job events are logged here, on the server, in the shape of observability/job-log.ts: leased and acked at
+ * debug, released at info, a nack at warn (or `job.dead` at error).
  */
 import { InvalidArgumentError, JobNotFoundError, LeaseLostError, QueueNotFoundError, ShuttingDownError } from '../core/errors.js';
-import type { JobError } from '../core/job.js';
+import type { Job, JobError } from '../core/job.js';
 import type { Priority } from '../core/priority.js';
 import { DEFAULTS, resolveRunSettings, type QueueConfig, type RunSettings } from '../core/queue-config.js';
 import { failureOutcome } from '../core/retry.js';
 import type { JobState } from '../core/states.js';
 import type { Logger } from '../logger.js';
+import { logJobEvent, logJobFailure, traceparentOf, traceparentOfJson, type JobRef } from '../observability/job-log.js';
 import type { ClaimedJob, FencedResult, Store } from '../storage/store.js';
 import type { JobTypeDefinition } from './job-types.js';
 import { LeaseWaiters } from './lease-waiters.js';
@@ -57,6 +61,8 @@ export interface LeasedJob {
   readonly runAt: Date;
   readonly leaseToken: string;
   readonly leaseExpiresAt: Date;
+  /** W3C traceparent kept with the job (null: none); a remote handler gets it as `ctx.traceparent`. */
+  readonly traceparent: string | null;
   /** The lease granted (the job's own, else the request's, else the queue's); extend with it. */
   readonly leaseSeconds: number;
   /** Longest run of this attempt (job > job type > queue > default); the worker aborts the handler after it. */
@@ -86,11 +92,9 @@ export interface RemoteLeasesDeps {
 }
 
 /** What a nack needs to decide, kept from the claim (a nack on another node reads the job instead). */
-interface LeaseInfo {
+interface LeaseInfo extends JobRef {
   readonly token: string;
-  readonly queue: string;
   readonly type: string | null;
-  readonly attempt: number;
   readonly maxAttempts: number;
   readonly optionsJson: string | null;
 }
@@ -150,14 +154,20 @@ export class RemoteLeases {
       await this.#release(claimed);
       return [];
     }
-    return claimed.map((job) => this.#toLeased(job, config));
+    return claimed.map((job) => {
+      const leased = this.#toLeased(job, config);
+      logJobEvent(this.#deps.log, 'debug', 'job.leased', job, leased.traceparent);
+      return leased;
+    });
   }
 
   /** Complete a leased job. */
   async ack(id: string, params: { leaseToken: string; result?: unknown }): Promise<{ id: string; state: 'completed' }> {
     const resultJson = params.result === undefined ? null : JSON.stringify(params.result);
+    const known = this.#known(id, params.leaseToken);
     const [r] = await this.#deps.store.jobCompleteMany({ jobs: [{ id, leaseToken: params.leaseToken, resultJson }] });
     this.#settled(id, r!);
+    await this.#logSettled('debug', 'job.completed', id, known);
     return { id, state: 'completed' };
   }
 
@@ -172,10 +182,10 @@ export class RemoteLeases {
       retryAfterMs: params.retryAfterSeconds != null ? params.retryAfterSeconds * 1000 : null,
     });
     const error = boundedError(params.error, decision.to === 'dead' && params.error.retryable === false);
-    const [r] = await this.#deps.store.jobFailMany({
-      jobs: [{ id, leaseToken: params.leaseToken, to: decision.to, retryDelayMs: decision.to === 'retrying' ? decision.delayMs : 0, error, reason: 'fail' }],
-    });
+    const retryDelayMs = decision.to === 'retrying' ? decision.delayMs : 0;
+    const [r] = await this.#deps.store.jobFailMany({ jobs: [{ id, leaseToken: params.leaseToken, to: decision.to, retryDelayMs, error, reason: 'fail' }] });
     this.#settled(id, r!);
+    logJobFailure(this.#deps.log, info, traceparentOfJson(info.optionsJson), { reason: 'nack', error, to: decision.to, retryDelayMs });
     if (decision.to === 'retrying') this.#deps.nudgeScheduler();
     const [job] = await this.#deps.store.jobGetMany({ ids: [id] });
     return { id, state: decision.to, runAt: decision.to === 'retrying' ? (job?.runAt ?? null) : null };
@@ -203,8 +213,10 @@ export class RemoteLeases {
 
   /** Give a leased job back at once, the attempt not spent (a worker shutting down). */
   async release(id: string, params: { leaseToken: string }): Promise<{ id: string; state: 'queued' }> {
+    const known = this.#known(id, params.leaseToken);
     const [r] = await this.#deps.store.jobReleaseMany({ jobs: [{ id, leaseToken: params.leaseToken }] });
     this.#settled(id, r!);
+    await this.#logSettled('info', 'job.released', id, known);
     return { id, state: 'queued' };
   }
 
@@ -225,7 +237,16 @@ export class RemoteLeases {
       }
     }
     for (const j of jobs) {
-      this.#leases.set(j.id, { token: j.leaseToken, queue: j.queue, type: j.type, attempt: j.attempt, maxAttempts: j.maxAttempts, optionsJson: j.optionsJson });
+      this.#leases.set(j.id, {
+        id: j.id,
+        token: j.leaseToken,
+        queue: j.queue,
+        type: j.type,
+        attempt: j.attempt,
+        maxAttempts: j.maxAttempts,
+        correlationId: j.correlationId,
+        optionsJson: j.optionsJson,
+      });
     }
     return jobs;
   }
@@ -236,7 +257,7 @@ export class RemoteLeases {
   }
 
   #toLeased(job: ClaimedJob, config: QueueConfig): LeasedJob {
-    const options = job.optionsJson ? (JSON.parse(job.optionsJson) as RunSettings) : {};
+    const options = job.optionsJson ? (JSON.parse(job.optionsJson) as RunSettings & { meta?: Record<string, string> }) : {};
     const def = job.type ? this.#deps.jobType(job.type) : undefined;
     return {
       id: job.id,
@@ -254,6 +275,7 @@ export class RemoteLeases {
       runAt: new Date(job.runAt),
       leaseToken: job.leaseToken,
       leaseExpiresAt: new Date(job.leaseExpiresAt),
+      traceparent: traceparentOf(options),
       leaseSeconds: job.leaseMs / 1000,
       timeoutSeconds: resolveRunSettings(options, def, config).timeoutSeconds,
     };
@@ -279,14 +301,33 @@ export class RemoteLeases {
   }
 
   async #leaseInfo(id: string, leaseToken: string): Promise<LeaseInfo> {
-    const known = this.#leases.get(id);
-    if (known && known.token === leaseToken) return known;
-    // Leased through another node (or before a restart): the job row has what the decision needs, except
-    // per-job run settings, which only the claim carries (queue and job-type settings still apply).
+    const known = this.#known(id, leaseToken);
+    if (known) return known;
+    // Leased through another node (or before a restart): the job row has what the decision needs.
     const [job] = await this.#deps.store.jobGetMany({ ids: [id] });
     if (!job) throw new JobNotFoundError(id);
     if (job.state !== 'active') throw new LeaseLostError(id);
-    return { token: leaseToken, queue: job.queue, type: job.type, attempt: job.attempts, maxAttempts: job.maxAttempts, optionsJson: null };
+    return leaseInfoOf(job, leaseToken);
+  }
+
+  /** What this node knows of a lease (claimed here, token matching), without a store read. */
+  #known(id: string, leaseToken: string): LeaseInfo | undefined {
+    const known = this.#leases.get(id);
+    return known && known.token === leaseToken ? known : undefined;
+  }
+
+  /**
+   * Log an ack or release that landed. A lease taken through another node (or before a restart) is not known
+   * here: its job is read for the line, only when the level is on.
+   */
+  async #logSettled(level: 'debug' | 'info', event: 'job.completed' | 'job.released', id: string, known: LeaseInfo | undefined): Promise<void> {
+    if (!this.#deps.log.isLevelEnabled(level)) return;
+    let info = known;
+    if (!info) {
+      const [job] = await this.#deps.store.jobGetMany({ ids: [id] }).catch(() => []);
+      info = job ? leaseInfoOf(job, '') : { ...UNKNOWN_LEASE, id };
+    }
+    logJobEvent(this.#deps.log, level, event, info, traceparentOfJson(info.optionsJson), () => ({ remote: true }));
   }
 
   /** The queue's config; `must` → QueueNotFoundError when it is not declared. Positive answers live 1 s. */
@@ -304,6 +345,25 @@ export class RemoteLeases {
     this.#configs.set(queue, { config: record.config, at: now });
     return record.config;
   }
+}
+
+const UNKNOWN_LEASE: LeaseInfo = { id: '', token: '', queue: '', type: null, attempt: 0, maxAttempts: 0, correlationId: null, optionsJson: null };
+
+/**
+ * A lease's facts from the job row (leased through another node): no per-job run settings nor traceparent,
+ * which only the claim carries (queue and job-type settings still apply to a nack's decision).
+ */
+function leaseInfoOf(job: Job, leaseToken: string): LeaseInfo {
+  return {
+    id: job.id,
+    token: leaseToken,
+    queue: job.queue,
+    type: job.type,
+    attempt: job.attempts,
+    maxAttempts: job.maxAttempts,
+    correlationId: job.correlationId,
+    optionsJson: null,
+  };
 }
 
 function boundedError(error: JobError, nonRetryable: boolean): JobError {

@@ -2,7 +2,8 @@
  * One push delivery: the handler the push dispatcher's workers run for a job of a queue with a `target`.
  * POSTs `{id, queue, type, version, attempt, payload}` as JSON with `spool-job-id` and `spool-attempt`
  * headers, signed like Standard Webhooks when the target has a `secret` (`webhook-id` is the job id, the
- * same on every attempt, so a receiver can deduplicate). A 2xx completes the job (a small JSON answer is kept
+ * same on every attempt, so a receiver can deduplicate), and a W3C `traceparent` when the job has one: a child
+ * of the attempt's (same trace id and flags, a new parent id for this hop). A 2xx completes the job (a small JSON answer is kept
  * as its result); anything else — 3xx (redirects are not followed), 4xx, 5xx, a timeout, a refused or failed
  * connection — throws, which the executor turns into a failed attempt with the queue's backoff (and the DLQ
  * once attempts are spent).
@@ -13,6 +14,7 @@
 import type { QueueConfig } from '../core/queue-config.js';
 import { OutboundRequestError, type GuardedHttpClient, type PostResponse } from '../net/guarded-http.js';
 import { webhookHeaders } from '../net/webhook-signature.js';
+import { childTraceparent } from '../observability/trace-context.js';
 import type { Handler } from '../worker/handler.js';
 
 export type PushTarget = NonNullable<QueueConfig['target']>;
@@ -54,11 +56,13 @@ export function pushHandler(deps: PushDeliveryDeps): Handler {
     const target = deps.targetOf(job.queue);
     if (!target) throw new PushDeliveryError('no-target', `queue "${job.queue}" has no target any more`);
     const body = JSON.stringify({ id: job.id, queue: job.queue, type: job.type, version: job.version, attempt: job.attempt, payload });
+    const traceparent = childTraceparent(ctx.traceparent);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'user-agent': USER_AGENT,
       'spool-job-id': job.id,
       'spool-attempt': String(job.attempt),
+      ...(traceparent ? { traceparent } : {}),
       ...(target.secret ? webhookHeaders(target.secret, job.id, body, (deps.now ?? Date.now)()) : {}),
     };
     const timeoutMs = Math.round((target.timeoutSeconds ?? DEFAULT_TARGET_TIMEOUT_SECONDS) * 1000);

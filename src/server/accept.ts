@@ -31,7 +31,7 @@ export interface RequestContext {
   readonly idempotencyKey: string | null;
   /** From `X-Correlation-Id` / `Correlation-Id`; the body's `correlationId` wins. */
   readonly correlationId: string | null;
-  /** W3C `traceparent`, kept in the job's meta. */
+  /** W3C `traceparent` (valid, normalised), kept with the job. */
   readonly traceparent: string | null;
   readonly dryRun: boolean;
 }
@@ -180,7 +180,6 @@ export class AcceptPath {
 function enqueueOptions(body: EnqueueBodyJson, version: number | undefined, ctx: RequestContext, idempotencyKey: string | null): EnqueueOptions {
   const meta: Record<string, string> = {};
   if (body.callbackUrl !== undefined) meta['callbackUrl'] = body.callbackUrl;
-  if (ctx.traceparent) meta['traceparent'] = ctx.traceparent;
   const correlationId = body.correlationId ?? ctx.correlationId ?? undefined;
   return {
     ...(body.type !== undefined ? { type: body.type } : {}),
@@ -193,6 +192,7 @@ function enqueueOptions(body: EnqueueBodyJson, version: number | undefined, ctx:
     ...(body.maxAttempts !== undefined ? { maxAttempts: body.maxAttempts } : {}),
     ...(correlationId !== undefined ? { correlationId } : {}),
     ...(idempotencyKey ? { idempotencyKey } : {}),
+    ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
     ...(Object.keys(meta).length > 0 ? { meta } : {}),
   };
 }

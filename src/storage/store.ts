@@ -156,6 +156,8 @@ export interface ExpiredLease {
   readonly id: string;
   readonly queue: string;
   readonly type: string | null;
+  /** For the reaper's log line. */
+  readonly correlationId: string | null;
   readonly leaseToken: string;
   readonly attempt: number;
   readonly maxAttempts: number;

@@ -6,6 +6,9 @@
  * which fails attempts past their `timeoutSeconds` and collects the leases that need extending. An attempt
  * that timed out or lost its lease is "settled" at once (its slot frees, its later result is ignored);
  * JavaScript cannot kill the handler, so its signal is aborted and it is expected to stop.
+ *
+ * Every job event here is logged through observability/job-log.ts (started and completed at debug, failed
+ * attempts at warn, dead at error), and with the OpenTelemetry hook each attempt runs inside a CONSUMER span.
  */
 import { toJobError, isNonRetryable, type JobError } from '../core/job.js';
 import { resolveRunSettings, type QueueConfig } from '../core/queue-config.js';
@@ -14,6 +17,9 @@ import { SpoolError } from '../core/errors.js';
 import type { ClaimedJob, Store } from '../storage/store.js';
 import { upcast, currentVersion, type JobTypeDefinition } from '../engine/job-types.js';
 import type { Logger } from '../logger.js';
+import { logJobEvent, logJobFailure, traceparentOf, type FailureReason } from '../observability/job-log.js';
+import type { JobTracing } from '../observability/otel.js';
+import { traceIdOf } from '../observability/trace-context.js';
 import type { Completer } from './completer.js';
 import type { Handler, JobContext, JobInfo } from './handler.js';
 
@@ -30,6 +36,8 @@ export interface ResolvedHandler {
 
 export interface InFlight {
   readonly job: ClaimedJob;
+  /** The job's stored W3C traceparent (null: none). */
+  readonly traceparent: string | null;
   /** Created on first use of `ctx.signal` (most handlers never read it; one allocation less per job). */
   controller: AbortController | null;
   /** Why the attempt was stopped, if it was (kept until someone asks for the signal). */
@@ -45,6 +53,7 @@ export interface InFlight {
 interface JobOptions {
   backoff?: Record<string, number>;
   timeoutSeconds?: number;
+  meta?: Record<string, string>;
 }
 
 export class Executor {
@@ -54,6 +63,7 @@ export class Executor {
   readonly #resolve: (job: ClaimedJob) => ResolvedHandler | undefined;
   readonly #timeoutSeen: (timeoutMs: number) => void;
   readonly #queueConfig: (queue: string) => QueueConfig;
+  readonly #tracing: JobTracing | null;
   readonly #inFlight = new Map<string, InFlight>();
 
   constructor(deps: {
@@ -64,6 +74,8 @@ export class Executor {
     queueConfig: (queue: string) => QueueConfig;
     /** Called with each attempt's time limit, so the runtime's tick can enforce a short per-job timeout. */
     timeoutSeen?: (timeoutMs: number) => void;
+    /** The OpenTelemetry hook (observability/otel.ts), when on. */
+    tracing?: JobTracing | null;
   }) {
     this.#store = deps.store;
     this.#completer = deps.completer;
@@ -71,6 +83,7 @@ export class Executor {
     this.#resolve = deps.resolve;
     this.#timeoutSeen = deps.timeoutSeen ?? (() => {});
     this.#queueConfig = deps.queueConfig;
+    this.#tracing = deps.tracing ?? null;
   }
 
   get inFlight(): ReadonlyMap<string, InFlight> {
@@ -86,6 +99,7 @@ export class Executor {
     this.#timeoutSeen(settings.timeoutSeconds * 1000);
     const entry: InFlight = {
       job,
+      traceparent: traceparentOf(options),
       controller: null,
       abortReason: undefined,
       deadline: now + settings.timeoutSeconds * 1000,
@@ -94,6 +108,7 @@ export class Executor {
       free: () => {},
     };
     this.#inFlight.set(job.id, entry);
+    logJobEvent(this.#log, 'debug', 'job.started', job, entry.traceparent);
     return new Promise<void>((release) => {
       const free = (): void => {
         if (this.#inFlight.get(job.id) === entry) this.#inFlight.delete(job.id);
@@ -107,20 +122,25 @@ export class Executor {
   async #execute(entry: InFlight, resolved: ResolvedHandler | undefined, backoff: ReturnType<typeof resolveRunSettings>['retry']['backoff']): Promise<void> {
     const { job } = entry;
     let outcome: { ok: true; resultJson: string | null } | { ok: false; error: JobError; retryable: boolean };
-    try {
+    const attempt = async (traceparent: string | null): Promise<unknown> => {
       if (!resolved) throw new SpoolError('job_type_not_found', `no handler for job type "${job.type ?? '(none)'}" on queue "${job.queue}"`);
       let payload: unknown = JSON.parse(job.payloadJson);
       // A job newer than this worker's type (a rolling deploy) fails the attempt — upcast() refuses it — so a
       // worker that knows the version can take the retry; the handler never sees a payload it cannot read.
       if (resolved.def && job.version !== currentVersion(resolved.def)) payload = upcast(resolved.def, payload, job.version);
-      const result = await resolved.handler(payload, this.#context(entry));
+      return resolved.handler(payload, this.#context(entry, traceparent));
+    };
+    try {
+      const result = await (this.#tracing ? this.#tracing.process(job, entry.traceparent, attempt, () => entry.abortReason) : attempt(entry.traceparent));
       outcome = { ok: true, resultJson: result === undefined ? null : JSON.stringify(result) };
     } catch (thrown) {
       const retryable = !isNonRetryable(thrown);
       outcome = { ok: false, error: toJobError(thrown, retryable ? undefined : false), retryable };
     }
     if (entry.settled) {
-      this.#log.debug({ jobId: job.id }, 'handler finished after its attempt was settled (timeout or lease lost); result ignored');
+      if (this.#log.isLevelEnabled('debug')) {
+        this.#log.debug({ jobId: job.id, queue: job.queue, attempt: job.attempt }, 'handler finished after its attempt was settled (timeout or lease lost); result ignored');
+      }
       return;
     }
     entry.settled = true;
@@ -131,27 +151,25 @@ export class Executor {
     const giveUpAt = entry.leaseExpiresLocal;
     if (outcome.ok) {
       void this.#completer.complete({ id: job.id, leaseToken: job.leaseToken, resultJson: outcome.resultJson }, giveUpAt);
+      logJobEvent(this.#log, 'debug', 'job.completed', job, entry.traceparent);
       return;
     }
     const decision = failureOutcome({ maxAttempts: job.maxAttempts, backoff }, job.attempt, { retryable: outcome.retryable });
-    this.#log.warn(
-      { jobId: job.id, queue: job.queue, attempt: job.attempt, correlationId: job.correlationId, to: decision.to, err: outcome.error.message },
-      'job attempt failed',
-    );
+    this.#fail(entry, decision, outcome.error, 'error', giveUpAt);
+  }
+
+  /** Hand a failed attempt to the completer and log it (the executor decides; the completer writes). */
+  #fail(entry: InFlight, decision: ReturnType<typeof failureOutcome>, error: JobError, reason: FailureReason, giveUpAt: number): void {
+    const { job } = entry;
+    const retryDelayMs = decision.to === 'retrying' ? decision.delayMs : 0;
+    logJobFailure(this.#log, job, entry.traceparent, { reason, error, to: decision.to, retryDelayMs });
     void this.#completer.fail(
-      {
-        id: job.id,
-        leaseToken: job.leaseToken,
-        to: decision.to,
-        retryDelayMs: decision.to === 'retrying' ? decision.delayMs : 0,
-        error: outcome.error,
-        reason: 'fail',
-      },
+      { id: job.id, leaseToken: job.leaseToken, to: decision.to, retryDelayMs, error, reason: reason === 'timeout' ? 'timeout' : 'fail' },
       giveUpAt,
     );
   }
 
-  #context(entry: InFlight): JobContext {
+  #context(entry: InFlight, traceparent: string | null): JobContext {
     const { job } = entry;
     const info: JobInfo = {
       id: job.id,
@@ -171,6 +189,8 @@ export class Executor {
     const store = this.#store;
     return {
       job: info,
+      traceparent,
+      traceId: traceIdOf(traceparent),
       get signal(): AbortSignal {
         if (!entry.controller) {
           entry.controller = new AbortController();
@@ -223,18 +243,7 @@ export class Executor {
       this.#queueConfig(job.queue),
     );
     const decision = failureOutcome({ maxAttempts: job.maxAttempts, backoff: settings.retry.backoff }, job.attempt);
-    this.#log.warn({ jobId: job.id, queue: job.queue, attempt: job.attempt, to: decision.to }, 'job attempt timed out');
-    void this.#completer.fail(
-      {
-        id: job.id,
-        leaseToken: job.leaseToken,
-        to: decision.to,
-        retryDelayMs: decision.to === 'retrying' ? decision.delayMs : 0,
-        error,
-        reason: 'timeout',
-      },
-      entry.leaseExpiresLocal,
-    );
+    this.#fail(entry, decision, error, 'timeout', entry.leaseExpiresLocal);
     entry.free();
   }
 
@@ -242,7 +251,7 @@ export class Executor {
   leaseLost(entry: InFlight): void {
     if (entry.settled) return;
     entry.settled = true;
-    this.#log.warn({ jobId: entry.job.id, queue: entry.job.queue }, 'lease lost; aborting the attempt');
+    logJobEvent(this.#log, 'warn', 'job.lease_lost', entry.job, entry.traceparent);
     abort(entry, new SpoolError('lease_lost', `lease on job ${entry.job.id} lost`));
     entry.free();
   }

@@ -25,6 +25,14 @@ export interface JobContext {
    * (`lease_lost`: another worker may run the job now), or the worker is shutting down past its grace period.
    */
   readonly signal: AbortSignal;
+  /**
+   * W3C `traceparent` of this attempt: the job's (from the enqueueing HTTP request or `enqueue({traceparent})`),
+   * or — with the OpenTelemetry hook on — the attempt's CONSUMER span. Send `childTraceparent(ctx.traceparent)`
+   * on outgoing requests. Null when the job has none.
+   */
+  readonly traceparent: string | null;
+  /** The trace id of `traceparent` (32 hex digits), for logs; null when there is none. */
+  readonly traceId: string | null;
   /** Record progress (any JSON value); visible in the job's status. */
   progress(value: unknown): Promise<void>;
   /**

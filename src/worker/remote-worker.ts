@@ -163,7 +163,7 @@ export class RemoteWorker {
       leaseMs,
       createdAt: Date.parse(job.createdAt),
       runAt: Date.parse(job.runAt),
-      optionsJson: JSON.stringify({ timeoutSeconds: job.timeoutSeconds }),
+      optionsJson: JSON.stringify({ timeoutSeconds: job.timeoutSeconds, ...(job.traceparent ? { meta: { traceparent: job.traceparent } } : {}) }),
     };
   }
 

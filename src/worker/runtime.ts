@@ -11,6 +11,8 @@ import { randomUUID } from 'node:crypto';
 import { DEFAULTS, type QueueConfig } from '../core/queue-config.js';
 import type { ClaimedJob, Store } from '../storage/store.js';
 import type { Logger } from '../logger.js';
+import { logJobEvent, traceparentOfJson } from '../observability/job-log.js';
+import type { JobTracing } from '../observability/otel.js';
 import { Completer } from './completer.js';
 import { Executor, type ResolvedHandler } from './executor.js';
 import { idleWithinGrace, LeaseTick } from './lease-tick.js';
@@ -51,6 +53,8 @@ export interface RuntimeDeps {
    * this worker's own). Commits of this process do not reach its maintainers as store events.
    */
   readonly nudgeScheduler?: () => void;
+  /** The OpenTelemetry hook, when on: a CONSUMER span around each attempt. */
+  readonly tracing?: JobTracing | null;
 }
 
 const CONFIG_REFRESH_MS = 5000;
@@ -85,6 +89,7 @@ export class Worker {
       resolve: deps.resolve,
       queueConfig: (q) => this.#configs.get(q) ?? {},
       timeoutSeen: (ms) => this.#tick.atMost(ms),
+      tracing: deps.tracing ?? null,
     });
     const maint = opts.maintenance ?? true;
     this.maintainer = maint
@@ -174,6 +179,12 @@ export class Worker {
     if (release.length > 0) {
       await this.#deps.store
         .jobReleaseMany({ jobs: release.map((j) => ({ id: j.id, leaseToken: j.leaseToken })) })
+        .then((results) =>
+          results.forEach((r, i) => {
+            const job = release[i]!;
+            if (r.ok) logJobEvent(this.#deps.log, 'info', 'job.released', job, traceparentOfJson(job.optionsJson));
+          }),
+        )
         .catch((error: unknown) => this.#deps.log.error({ err: error }, 'releasing jobs at shutdown failed; their leases will expire'));
     }
     this.#unsubscribe?.();

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'vitest';
-import { Spool, type Clock, type Job } from '../../src/index.js';
+import { Spool, type Clock, type Job, type SpoolOptions } from '../../src/index.js';
 import { storeOfKind, storesUnderTest, type Capability, type StoreKind, type StoreUnderTest } from '../helpers/stores.js';
 
 export type { StoreUnderTest } from '../helpers/stores.js';
@@ -86,7 +86,9 @@ export function requires(store: StoreUnderTest, capability: Capability): (name: 
  * on an existing one: `url` (any store, e.g. another TempSpool's `url`) or `file` (SQLite). Closed after the
  * test; a fresh location is removed after the test too.
  */
-export async function openSpool(options: { clock?: Clock; url?: string; file?: string; store?: StoreUnderTest } = {}): Promise<TempSpool> {
+export async function openSpool(
+  options: { clock?: Clock; url?: string; file?: string; store?: StoreUnderTest } & Pick<SpoolOptions, 'logger' | 'openTelemetry'> = {},
+): Promise<TempSpool> {
   const store = options.store ?? currentStore ?? storeOfKind('sqlite');
   if (options.clock && !store.capabilities.settableClock) {
     throw new Error(`the ${store.kind} store lacks settableClock: a test with a ManualClock must use requires(store, 'settableClock')`);
@@ -108,7 +110,12 @@ export async function openSpool(options: { clock?: Clock; url?: string; file?: s
     url = location.url;
     file = location.file;
   }
-  const spool = await Spool.open(options.clock ? { url, clock: options.clock } : url);
+  const spool = await Spool.open({
+    url,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.openTelemetry !== undefined ? { openTelemetry: options.openTelemetry } : {}),
+  });
   onCleanup(() => spool.close({ graceMs: 0 }));
   const kind = spool.store.kind;
   return file !== undefined ? { spool, url, kind, file, dir: join(file, '..') } : { spool, url, kind };

@@ -35,9 +35,9 @@ forEachStore(() => {
       expect(r.body.jobs).toHaveLength(2);
       const [first, second] = r.body.jobs;
       expect(Object.keys(first).sort()).toEqual(
-        ['attempt', 'correlationId', 'createdAt', 'groupKey', 'id', 'leaseExpiresAt', 'leaseSeconds', 'leaseToken', 'maxAttempts', 'orderingKey', 'payload', 'priority', 'queue', 'runAt', 'timeoutSeconds', 'type', 'version'].sort(),
+        ['attempt', 'correlationId', 'createdAt', 'groupKey', 'id', 'leaseExpiresAt', 'leaseSeconds', 'leaseToken', 'maxAttempts', 'orderingKey', 'payload', 'priority', 'queue', 'runAt', 'timeoutSeconds', 'traceparent', 'type', 'version'].sort(),
       );
-      expect(first).toMatchObject({ id: ids[1], queue: 'work', type: 'render', version: 1, payload: { n: 2 }, attempt: 1, maxAttempts: 5, priority: 'high', orderingKey: 'k', leaseSeconds: 45, timeoutSeconds: 120 });
+      expect(first).toMatchObject({ id: ids[1], queue: 'work', type: 'render', version: 1, payload: { n: 2 }, attempt: 1, maxAttempts: 5, priority: 'high', orderingKey: 'k', leaseSeconds: 45, timeoutSeconds: 120, traceparent: null });
       expect(second).toMatchObject({ id: ids[0], type: null, payload: { n: 1 }, orderingKey: null, groupKey: null, correlationId: null });
       expect(new Date(first.leaseExpiresAt).getTime() - Date.now()).toBeGreaterThan(30_000);
       expect(first.leaseToken).toEqual(expect.any(String));

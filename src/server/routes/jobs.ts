@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
 import { isTerminal } from '../../core/states.js';
 import type { Job } from '../../core/job.js';
+import { normalizeTraceparent } from '../../observability/trace-context.js';
 import type { DryRunAnswer, RequestContext } from '../accept.js';
 import type { ServerContext } from '../context.js';
 import { audit } from '../auth/audit.js';
@@ -33,7 +34,6 @@ import {
 } from '../schemas/index.js';
 import { jobJson, receiptJson, statusUrl } from '../views.js';
 
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const KEY_HEADER = /^[\x21-\x7e]{1,256}$/;
 
 const acceptHeaders = {
@@ -61,12 +61,11 @@ function requestContext(req: FastifyRequest, dryRun: boolean): RequestContext {
   if (correlationId !== null && (correlationId.length === 0 || correlationId.length > 256)) {
     throw new FieldProblem(400, 'X-Correlation-Id must be 1–256 characters', [{ path: '/X-Correlation-Id', message: 'must be 1–256 characters', location: 'headers' }]);
   }
-  const traceparent = header('traceparent');
   return {
     idempotencyKey: key,
     correlationId,
     // An invalid traceparent is ignored, as W3C Trace Context asks.
-    traceparent: traceparent !== null && TRACEPARENT.test(traceparent) ? traceparent : null,
+    traceparent: normalizeTraceparent(header('traceparent')),
     dryRun,
   };
 }

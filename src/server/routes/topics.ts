@@ -14,6 +14,7 @@ import type { Static } from 'typebox';
 import { QueueNotFoundError, SpoolError, TopicNotFoundError } from '../../core/errors.js';
 import { checkEvent, type PublishOptions, type Topic } from '../../engine/topics.js';
 import { targetUrlProblem } from '../../net/target-guard.js';
+import { normalizeTraceparent } from '../../observability/trace-context.js';
 import type { ServerContext } from '../context.js';
 import { audit } from '../auth/audit.js';
 import { principalOf } from '../auth/plugin.js';
@@ -29,7 +30,6 @@ const AUTH_ERRORS = [401, 403, 429];
 const readTopic: RouteAccess = { scope: 'read', topicParam: 'topic' };
 const publishTopic: RouteAccess = { scope: 'publish', topicParam: 'topic' };
 const KEY_HEADER = /^[\x21-\x7e]{1,256}$/;
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 export function topicJson(t: Topic): Static<typeof TopicSchema> {
   return { name: t.name, queues: [...t.queues], createdAt: t.createdAt.toISOString(), updatedAt: t.updatedAt.toISOString() };
@@ -217,13 +217,12 @@ function eventOptions(req: FastifyRequest, body: EnqueueBodyJson): { key: string
   if (headerCorrelation !== null && (headerCorrelation.length === 0 || headerCorrelation.length > 256)) {
     throw new FieldProblem(400, 'X-Correlation-Id must be 1–256 characters', [{ path: '/X-Correlation-Id', message: 'must be 1–256 characters', location: 'headers' }]);
   }
-  const traceparent = header('traceparent');
+  const traceparent = normalizeTraceparent(header('traceparent')); // an invalid one is ignored (W3C)
   const meta: Record<string, string> = {};
   // The SSRF guard's configuration-time check, as on enqueue (accept.ts).
   const callback = body.callbackUrl === undefined ? null : targetUrlProblem(body.callbackUrl);
   if (callback) throw new FieldProblem(422, `callbackUrl ${callback}`, [{ path: '/callbackUrl', message: callback }]);
   if (body.callbackUrl !== undefined) meta['callbackUrl'] = body.callbackUrl;
-  if (traceparent !== null && TRACEPARENT.test(traceparent)) meta['traceparent'] = traceparent;
   const correlationId = body.correlationId ?? headerCorrelation ?? undefined;
   const options: PublishOptions = {
     ...(body.type !== undefined ? { type: body.type } : {}),
@@ -236,6 +235,7 @@ function eventOptions(req: FastifyRequest, body: EnqueueBodyJson): { key: string
     ...(body.maxAttempts !== undefined ? { maxAttempts: body.maxAttempts } : {}),
     ...(correlationId !== undefined ? { correlationId } : {}),
     ...(key !== null ? { idempotencyKey: key } : {}),
+    ...(traceparent ? { traceparent } : {}),
     ...(Object.keys(meta).length > 0 ? { meta } : {}),
   };
   return { key, options };

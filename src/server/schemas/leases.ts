@@ -38,6 +38,7 @@ export const LeasedJobSchema = Type.Object({
   runAt: Timestamp,
   leaseToken: Type.String(),
   leaseExpiresAt: Timestamp,
+  traceparent: Nullable(Type.String({ description: 'W3C traceparent kept with the job (from the enqueue request); send a child of it on outgoing calls' })),
   leaseSeconds: Type.Number({ description: 'the lease granted; extend by about this much before half of it is gone' }),
   timeoutSeconds: Type.Number({ description: 'longest run of this attempt; stop the handler after it' }),
 });

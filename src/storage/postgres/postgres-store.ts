@@ -453,12 +453,13 @@ export class PostgresStore implements Store {
       id: string;
       queue: string;
       type: string | null;
+      correlation_id: string | null;
       lease_token: string;
       attempts: number;
       max_attempts: number;
       options: string | null;
     }>(
-      `SELECT id, queue, type, lease_token, attempts, max_attempts, options FROM jobs
+      `SELECT id, queue, type, correlation_id, lease_token, attempts, max_attempts, options FROM jobs
        WHERE state = 'active' AND lease_expires_at < ${nowSql('$1')} ORDER BY lease_expires_at LIMIT $2`,
       [this.#clock?.now() ?? null, params.limit],
     );
@@ -466,6 +467,7 @@ export class PostgresStore implements Store {
       id: r.id,
       queue: r.queue,
       type: r.type,
+      correlationId: r.correlation_id,
       leaseToken: r.lease_token,
       attempt: Number(r.attempts),
       maxAttempts: Number(r.max_attempts),

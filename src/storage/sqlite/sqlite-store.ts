@@ -394,13 +394,14 @@ export class SqliteStore implements Store {
     this.#assertOpen();
     const rows = this.#conn
       .stmt(
-        `SELECT id, queue, type, lease_token, attempts, max_attempts, options FROM jobs
+        `SELECT id, queue, type, correlation_id, lease_token, attempts, max_attempts, options FROM jobs
          WHERE state = 'active' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`,
       )
       .all(this.#clock.now(), params.limit) as Array<{
       id: string;
       queue: string;
       type: string | null;
+      correlation_id: string | null;
       lease_token: string;
       attempts: number;
       max_attempts: number;
@@ -410,6 +411,7 @@ export class SqliteStore implements Store {
       id: r.id,
       queue: r.queue,
       type: r.type,
+      correlationId: r.correlation_id,
       leaseToken: r.lease_token,
       attempt: r.attempts,
       maxAttempts: r.max_attempts,

@@ -2,12 +2,15 @@
  * The lease reaper: jobs whose lease ran out (their worker crashed, stalled or lost the store) count as a
  * failed attempt and go to `retrying` — or to the DLQ when attempts are spent, so a job that kills its worker
  * every time ends dead instead of looping. Each failure is fenced by the expired lease's token, so a
- * completion that lands at the same moment wins or loses cleanly, never both.
+ * completion that lands at the same moment wins or loses cleanly, never both. Each job it fails is logged
+ * (`job.lease_expired` at warn, or `job.dead` at error) once its write landed.
  */
 import { resolveRunSettings, type QueueConfig } from '../../core/queue-config.js';
 import { failureOutcome } from '../../core/retry.js';
 import type { Store } from '../../storage/store.js';
 import type { JobTypeDefinition } from '../../engine/job-types.js';
+import type { Logger } from '../../logger.js';
+import { logJobFailure, traceparentOf } from '../../observability/job-log.js';
 import { leaseLostError } from '../completer.js';
 
 export const REAP_BATCH = 500;
@@ -15,15 +18,16 @@ export const REAP_BATCH = 500;
 export async function reapExpiredLeases(
   store: Store,
   deps: { queueConfig: (queue: string) => Promise<QueueConfig>; jobType: (type: string | null) => JobTypeDefinition | undefined },
+  log: Logger,
 ): Promise<number> {
   let total = 0;
   for (;;) {
     const expired = await store.jobExpiredLeaseList({ limit: REAP_BATCH });
     if (expired.length === 0) return total;
+    const options = expired.map((e) => (e.optionsJson ? (JSON.parse(e.optionsJson) as { meta?: Record<string, string> }) : {}));
     const jobs = await Promise.all(
-      expired.map(async (e) => {
-        const options = e.optionsJson ? (JSON.parse(e.optionsJson) as object) : {};
-        const settings = resolveRunSettings(options as never, deps.jobType(e.type), await deps.queueConfig(e.queue));
+      expired.map(async (e, i) => {
+        const settings = resolveRunSettings(options[i] as never, deps.jobType(e.type), await deps.queueConfig(e.queue));
         const decision = failureOutcome({ maxAttempts: e.maxAttempts, backoff: settings.retry.backoff }, e.attempt);
         return {
           id: e.id,
@@ -36,7 +40,13 @@ export async function reapExpiredLeases(
       }),
     );
     const results = await store.jobFailMany({ jobs });
-    total += results.filter((r) => r.ok).length;
+    results.forEach((r, i) => {
+      if (!r.ok) return;
+      total++;
+      const e = expired[i]!;
+      const j = jobs[i]!;
+      logJobFailure(log, e, traceparentOf(options[i]), { reason: 'lease-expired', error: j.error, to: j.to, retryDelayMs: j.retryDelayMs });
+    });
     if (expired.length < REAP_BATCH) return total;
   }
 }

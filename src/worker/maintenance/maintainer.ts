@@ -108,7 +108,7 @@ export class Maintainer {
 
   /** Run every service now (whether or not this process leads). */
   async runOnce(): Promise<{ reaped: number; promoted: number; cleaned: number; folded: number; scheduled: number; blobsSwept: number }> {
-    const reaped = await reapExpiredLeases(this.#store, this.#deps);
+    const reaped = await reapExpiredLeases(this.#store, this.#deps, this.#log);
     const { enqueued: scheduled } = await runDueSchedules(this.#store, this.#deps, this.#log);
     const { promoted } = await promoteDueJobs(this.#store);
     const { jobs } = await cleanExpired(this.#store);
@@ -158,7 +158,7 @@ export class Maintainer {
 
   async #reap(): Promise<void> {
     try {
-      const n = await reapExpiredLeases(this.#store, this.#deps);
+      const n = await reapExpiredLeases(this.#store, this.#deps, this.#log);
       this.stats.reaped += n;
       if (n > 0) {
         this.#log.info({ count: n }, 'expired leases returned to the queue');

@@ -72,14 +72,14 @@ export function retrySuite(factory: StoreFactory): void {
       const clock = newClock();
       const store = await factory.open({ clock });
       await declareQueue(store, 'q', { maxAttempts: 4 });
-      await enqueue(store, 'q', { type: 'report', optionsJson: '{"timeoutSeconds":3}' });
+      await enqueue(store, 'q', { type: 'report', correlationId: 'order-1', optionsJson: '{"timeoutSeconds":3}' });
       const job = await claimOne(store, 'q', 10 * SECOND);
       expect(await store.jobExpiredLeaseList({ limit: 10 })).toEqual([]);
       clock.advance(10 * SECOND);
       expect(await store.jobExpiredLeaseList({ limit: 10 })).toEqual([]);
       clock.advance(1);
       expect(await store.jobExpiredLeaseList({ limit: 10 })).toEqual([
-        { id: job.id, queue: 'q', type: 'report', leaseToken: job.leaseToken, attempt: 1, maxAttempts: 4, optionsJson: '{"timeoutSeconds":3}' },
+        { id: job.id, queue: 'q', type: 'report', correlationId: 'order-1', leaseToken: job.leaseToken, attempt: 1, maxAttempts: 4, optionsJson: '{"timeoutSeconds":3}' },
       ]);
     });
 
