@@ -26,6 +26,7 @@ import { SHARED_SCHEMAS } from './schemas/common.js';
 import { installAuth } from './auth/plugin.js';
 import { KeyRegistry } from './auth/keys.js';
 import { auditRoutes } from './routes/audit.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { deadRoutes } from './routes/dead.js';
 import { healthRoutes } from './routes/health.js';
 import { jobEventRoutes } from './routes/job-events.js';
@@ -221,6 +222,7 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
     scheduleRoutes(scope, ctx);
     keyRoutes(scope);
     auditRoutes(scope);
+    dashboardRoutes(scope);
   });
   // Before the listener closes and in-flight requests are awaited: long polls answer now, not in 30 s.
   app.addHook('preClose', async () => {
