@@ -100,6 +100,9 @@ async function signIn(token: string): Promise<void> {
 /** expect.poll with a deadline fit for a page that refreshes every few seconds on a loaded machine. */
 const eventually = <T>(fn: () => Promise<T> | T, options: { timeout?: number } = {}) => expect.poll(fn, { timeout: options.timeout ?? 15_000, interval: 100 });
 
+/** The data-NAME attribute of every element matching `selector`, in document order. */
+const attrs = (selector: string, name: string) => page.locator(selector).evaluateAll((els, n) => els.map((e) => e.getAttribute(`data-${n}`)), name);
+
 const text = async (selector: string) => ((await page.locator(selector).first().textContent()) ?? '').trim();
 
 forEachStore(() => {
@@ -108,7 +111,7 @@ forEachStore(() => {
       const t = await scenario();
       await open(t.s, '/queues');
       await page.locator('form.sign-in').waitFor();
-      expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+      expect(await page.evaluate<number>('sessionStorage.length')).toBe(0);
 
       await signIn('spool_key_0000000000000000_wrong');
       await eventually(() => text('form.sign-in .notice.error')).toMatch(/That key was refused/);
@@ -116,7 +119,7 @@ forEachStore(() => {
       await signIn(t.readKey);
       await page.locator('tr[data-queue="emails"]').waitFor();
       expect(await text('#who')).toBe('read-only key');
-      expect(await page.evaluate(() => ({ session: sessionStorage.getItem('spool.token'), local: localStorage.length, url: location.href }))).toEqual({
+      expect(await page.evaluate<unknown>("({ session: sessionStorage.getItem('spool.token'), local: localStorage.length, url: location.href })")).toEqual({
         session: t.readKey,
         local: 0,
         url: `${t.s.base}/#/queues`,
@@ -152,7 +155,7 @@ forEachStore(() => {
       // Sign out forgets the key.
       await page.locator('#sign-out').click();
       await page.locator('form.sign-in').waitFor();
-      expect(await page.evaluate(() => sessionStorage.getItem('spool.token'))).toBeNull();
+      expect(await page.evaluate<string | null>("sessionStorage.getItem('spool.token')")).toBeNull();
     });
 
     it("shows a job's timeline with its history, errors and payload, and hostile data only as text", async () => {
@@ -161,7 +164,7 @@ forEachStore(() => {
       await signIn(t.readKey);
       await page.locator('table.timeline tbody tr').first().waitFor();
       const job = await t.api('GET', `/v1/jobs/${t.ids.hostile}`);
-      const states = await page.locator('table.timeline tbody tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset['state']));
+      const states = await attrs('table.timeline tbody tr', 'state');
       expect(states).toEqual(job.history.map((h: { state: string }) => h.state));
       expect(states).toEqual(['queued', 'active', 'retrying', 'queued', 'active', 'dead']);
       // The error, the payload and the correlation id appear literally, as text.
@@ -171,7 +174,7 @@ forEachStore(() => {
       expect(await page.locator('dl.fields').textContent()).toContain(HOSTILE_CORRELATION);
       // Nothing of it became markup, and nothing ran.
       expect(await page.locator('main img, main svg, main script').count()).toBe(0);
-      expect(await page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned)).toBeUndefined();
+      expect(await page.evaluate<unknown>('window.__pwned')).toBeUndefined();
 
       // A retried job's timeline carries the failed attempt's error.
       await open(t.s, `/jobs/${encodeURIComponent(t.ids.flaky)}`);
@@ -183,19 +186,19 @@ forEachStore(() => {
       await open(t.s, '/jobs');
       await page.locator('form.search input[name=correlationId]').fill(HOSTILE_CORRELATION);
       await page.locator('form.search button[type=submit]').click();
-      await eventually(() => page.locator('.results tbody tr[data-job]').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset['job']))).toEqual([t.ids.hostile]);
+      await eventually(() => attrs('.results tbody tr[data-job]', 'job')).toEqual([t.ids.hostile]);
       await open(t.s, '/jobs?queue=emails&state=dead');
-      await eventually(async () => (await page.locator('.results tbody tr[data-job]').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset['job']))).sort()).toEqual(
+      await eventually(async () => (await attrs('.results tbody tr[data-job]', 'job')).sort()).toEqual(
         [...t.ids.broken, t.ids.hostile].sort(),
       );
       // An id goes straight to its timeline.
       await open(t.s, '/jobs');
       await page.locator('form.search input[name=id]').fill(t.ids.completed[0]!);
       await page.locator('form.search button[type=submit]').click();
-      await eventually(() => page.evaluate(() => location.hash)).toBe(`#/jobs/${t.ids.completed[0]}`);
+      await eventually(() => page.evaluate<string>('location.hash')).toBe(`#/jobs/${t.ids.completed[0]}`);
       await eventually(() => text('.title .state')).toBe('completed');
       expect(await page.locator('main img, main svg, main script').count()).toBe(0);
-      expect(await page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned)).toBeUndefined();
+      expect(await page.evaluate<unknown>('window.__pwned')).toBeUndefined();
     });
 
     it('an admin key pauses and resumes, replays from the DLQ after a dry-run preview and confirmation, purges and cancels', async () => {
@@ -226,7 +229,7 @@ forEachStore(() => {
       await page.locator('button.confirm-replay').click();
       await eventually(() => text('.panel .notice')).toBe('Replayed 2 jobs.');
       for (const id of t.ids.broken) await eventually(async () => (await t.api('GET', `/v1/jobs/${id}`)).state, { timeout: 30_000 }).toBe('completed');
-      await eventually(() => page.locator('table.dead tbody tr[data-job]').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset['job']))).toEqual([t.ids.hostile]);
+      await eventually(() => attrs('table.dead tbody tr[data-job]', 'job')).toEqual([t.ids.hostile]);
 
       // "Replay all": the preview counts what is left; backing out changes nothing.
       await page.locator('button.replay-all').click();
@@ -251,7 +254,7 @@ forEachStore(() => {
 
       // Every action is in the audit log, shown to the admin key.
       await open(t.s, '/audit');
-      await eventually(() => page.locator('tr[data-action]').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset['action']))).toEqual(
+      await eventually(() => attrs('tr[data-action]', 'action')).toEqual(
         expect.arrayContaining(['queue.pause', 'queue.resume', 'dead.replay', 'dead.purge', 'job.cancel']),
       );
     });
