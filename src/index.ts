@@ -18,5 +18,7 @@ export { QueueConfigSchema, DEFAULTS } from './core/queue-config.js';
 export { ManualClock, type Clock } from './core/clock.js';
 export { configureSqliteConnection, DEFAULT_STORE_URL } from './storage/open-store.js';
 export * from './core/errors.js';
-export type { QueueRecord, QueueStats, JobReceipt } from './storage/store.js';
+export type { QueueRecord, QueueStats, StateCounts, JobReceipt } from './storage/store.js';
+export type { QueueSeries, SeriesPoint, SeriesOptions, Percentiles } from './engine/queue-series.js';
+export { LATENCY_BUCKETS_SECONDS, type LatencyHistogram, type QueueLatency } from './core/latency.js';
 export { Type, type Static } from 'typebox';

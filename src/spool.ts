@@ -31,6 +31,7 @@ import { assertValid } from './core/validation.js';
 import { prepareInsert, type EnqueueItem, type EnqueueOptions } from './engine/enqueue.js';
 import { JobTypeRegistry, type JobTypeDefinition } from './engine/job-types.js';
 import { JobWatcher, type JobWatchListener } from './engine/job-watch.js';
+import { queueSeries, type QueueSeries, type SeriesOptions } from './engine/queue-series.js';
 import { RemoteLeases } from './engine/remote-leases.js';
 import * as schedules from './engine/schedules.js';
 import * as topics from './engine/topics.js';
@@ -434,6 +435,17 @@ export class Spool {
 
   async stats(queue?: string): Promise<QueueStats[]> {
     return this.store.queueStatsGet(queue ? { queues: [queue] } : {});
+  }
+
+  /**
+   * A queue's stats over the last `windowSeconds` in points of `stepSeconds` (engine/queue-series.ts): depth,
+   * oldest age, throughput, failures, dead and latency percentiles, from the samples the maintenance leader
+   * records every 10 s (so a process that runs maintenance must be up for points to appear).
+   */
+  async queueSeries(name: string, options: SeriesOptions = {}): Promise<QueueSeries> {
+    const record = await this.store.queueGet(name);
+    if (!record) throw new QueueNotFoundError(name);
+    return queueSeries(this.store, record, options);
   }
 
   // ── workers ─────────────────────────────────────────────────────────────────────────────────────────

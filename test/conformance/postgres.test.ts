@@ -32,6 +32,7 @@ import { rateLimitSuite } from './suite/rate-limits.js';
 import { recordsSuite } from './suite/records.js';
 import { retentionSuite } from './suite/retention.js';
 import { retrySuite } from './suite/retry.js';
+import { samplesSuite } from './suite/samples.js';
 import { statsSuite } from './suite/stats.js';
 import { stepsSuite } from './suite/steps.js';
 
@@ -85,6 +86,7 @@ describe('store conformance: postgres', () => {
   orderingSuite(postgres);
   retentionSuite(postgres);
   statsSuite(postgres);
+  samplesSuite(postgres);
   stepsSuite(postgres);
   leaderSuite(postgres);
   historySuite(postgres);

@@ -28,6 +28,7 @@ import { rateLimitSuite } from './suite/rate-limits.js';
 import { recordsSuite } from './suite/records.js';
 import { retentionSuite } from './suite/retention.js';
 import { retrySuite } from './suite/retry.js';
+import { samplesSuite } from './suite/samples.js';
 import { statsSuite } from './suite/stats.js';
 import { stepsSuite } from './suite/steps.js';
 
@@ -75,6 +76,7 @@ describe('store conformance: sqlite', () => {
   orderingSuite(sqlite);
   retentionSuite(sqlite);
   statsSuite(sqlite);
+  samplesSuite(sqlite);
   stepsSuite(sqlite);
   leaderSuite(sqlite);
   historySuite(sqlite);
