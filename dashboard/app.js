@@ -62,12 +62,24 @@ function newContext(params, query) {
           if (abort.signal.aborted) return;
           showBanner(null);
         } catch (error) {
-          if (!handleError(error, true)) return;
+          if (!handleError(error, 'refresh')) return;
         }
         if (!abort.signal.aborted) timers.add(setTimeout(tick, ms));
       };
       await fn();
       timers.add(setTimeout(tick, ms));
+    },
+    /**
+     * An event handler for async work (a button's action): leaving the view mid-request is silent, a 401
+     * asks for a key, and any other failure the action did not handle itself shows in the banner.
+     */
+    action(fn) {
+      return (...args) =>
+        Promise.resolve()
+          .then(() => fn(...args))
+          .catch((error) => {
+            if (!abort.signal.aborted) handleError(error, 'action');
+          });
     },
     end() {
       abort.abort();
@@ -103,15 +115,16 @@ async function render() {
     fill(view);
     await match[1](ctx);
   } catch (error) {
-    if (ctx.live) handleError(error, false);
+    if (ctx.live) handleError(error, 'load');
   }
 }
 
 /**
- * 401 → the sign-in form (and the view stops); anything else → a message. Returns whether a refreshing view
- * should keep refreshing (yes, unless the key is gone: a passing outage must not end the refresh).
+ * 401 → the sign-in form (and the view stops); anything else → a message: in place of the view while it
+ * loads, in the banner for a refresh or an action. Returns whether a refreshing view should keep refreshing
+ * (yes, unless the key is gone: a passing outage must not end the refresh).
  */
-function handleError(error, refreshing) {
+function handleError(error, during) {
   if (error?.name === 'AbortError') return false;
   if (error instanceof ApiError && error.status === 401) {
     current?.end();
@@ -119,8 +132,8 @@ function handleError(error, refreshing) {
     return false;
   }
   const text = describe(error);
-  if (refreshing) showBanner(`Refresh failed: ${text} (retrying)`);
-  else fill(view, notice('error', text));
+  if (during === 'load') fill(view, notice('error', text));
+  else showBanner(during === 'refresh' ? `Refresh failed: ${text} (retrying)` : text);
   return true;
 }
 

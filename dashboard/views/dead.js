@@ -31,8 +31,8 @@ export async function deadView(ctx) {
     errorText ? h('span', { class: 'muted small' }, 'The error filter applies to the pages loaded so far.') : null,
   );
 
-  const replaySelected = h('button', { type: 'button', class: 'replay-selected', disabled: true, on: { click: () => preview({ ids: [...selected] }) } }, 'Replay selected');
-  const replayAll = h('button', { type: 'button', class: 'replay-all', disabled: !admin, on: { click: () => preview({ all: true }) } }, 'Replay all in queue');
+  const replaySelected = h('button', { type: 'button', class: 'replay-selected', disabled: true, on: { click: ctx.action(() => preview({ ids: [...selected] })) } }, 'Replay selected');
+  const replayAll = h('button', { type: 'button', class: 'replay-all', disabled: !admin, on: { click: ctx.action(() => preview({ all: true })) } }, 'Replay all in queue');
   const purgeSelected = h('button', { type: 'button', class: 'purge-selected danger', disabled: true, on: { click: () => confirmPurge([...selected]) } }, 'Purge selected');
   const selectAll = h('input', { type: 'checkbox', 'aria-label': 'select every job shown', on: { change: () => toggleAll(selectAll.checked) } });
 
@@ -47,7 +47,7 @@ export async function deadView(ctx) {
       replayAll,
       purgeSelected,
       admin ? null : readOnlyNote(),
-      h('button', { type: 'button', class: 'refresh', on: { click: () => reload().catch((error) => fill(panel, notice('error', describe(error)))) } }, 'Refresh'),
+      h('button', { type: 'button', class: 'refresh', on: { click: ctx.action(reload) } }, 'Refresh'),
     ),
     panel,
     results,
@@ -120,23 +120,27 @@ export async function deadView(ctx) {
           `Dry run: ${would} job${would === 1 ? '' : 's'} would be replayed (${what}) — back to queued with attempts reset and a fresh budget. `,
           would === 0 ? 'Nothing to do.' : 'Fix the cause first.',
         ),
-        would > 0 ? h('button', { type: 'button', class: 'confirm-replay', on: { click: () => run(target) } }, `Replay ${would} job${would === 1 ? '' : 's'}`) : null,
+        would > 0 ? h('button', { type: 'button', class: 'confirm-replay', on: { click: ctx.action(() => run(target)) } }, `Replay ${would} job${would === 1 ? '' : 's'}`) : null,
         h('button', { type: 'button', class: 'back', on: { click: () => fill(panel) } }, would > 0 ? 'Cancel' : 'Close'),
       );
     } catch (error) {
+      if (error?.status === 401) throw error;
       fill(panel, notice('error', describe(error)));
     }
   }
 
   async function run(target) {
     fill(panel, h('p', { class: 'muted' }, 'Replaying…'));
+    let done;
     try {
-      const done = await replay(target, false);
-      fill(panel, notice('ok', `Replayed ${done} job${done === 1 ? '' : 's'}.`));
-      await reload();
+      done = await replay(target, false);
     } catch (error) {
+      if (error?.status === 401) throw error;
       fill(panel, notice('error', describe(error)));
+      return;
     }
+    fill(panel, notice('ok', `Replayed ${done} job${done === 1 ? '' : 's'}.`));
+    await reload();
   }
 
   /** POST …/dead/replay, in chunks of the API's limit for a long selection; the summed count. */
@@ -154,7 +158,7 @@ export async function deadView(ctx) {
     fill(
       panel,
       h('p', { class: 'preview', dataset: { count: String(ids.length) } }, `Permanently delete ${ids.length} dead job${ids.length === 1 ? '' : 's'}? This cannot be undone.`),
-      h('button', { type: 'button', class: 'danger confirm-purge', on: { click: () => purge(ids) } }, `Purge ${ids.length}`),
+      h('button', { type: 'button', class: 'danger confirm-purge', on: { click: ctx.action(() => purge(ids)) } }, `Purge ${ids.length}`),
       h('button', { type: 'button', class: 'back', on: { click: () => fill(panel) } }, 'Cancel'),
     );
   }

@@ -74,7 +74,7 @@ export async function jobView(ctx) {
 
   function showActions(j) {
     if (!WAITING.has(j.state)) return fill(actions);
-    const button = h('button', { type: 'button', class: 'cancel', disabled: ctx.role !== 'admin', on: { click: () => confirmCancel() } }, 'Cancel job');
+    const button = h('button', { type: 'button', class: 'cancel', disabled: ctx.role !== 'admin', on: { click: confirmCancel } }, 'Cancel job');
     fill(actions, button, ctx.role !== 'admin' ? readOnlyNote() : null);
   }
 
@@ -82,7 +82,7 @@ export async function jobView(ctx) {
     fill(
       actions,
       h('span', { class: 'confirm' }, 'Cancel this job? It will not run. '),
-      h('button', { type: 'button', class: 'danger confirm-cancel', on: { click: () => cancel() } }, 'Yes, cancel it'),
+      h('button', { type: 'button', class: 'danger confirm-cancel', on: { click: ctx.action(cancel) } }, 'Yes, cancel it'),
       h('button', { type: 'button', on: { click: () => showActions(job) } }, 'Keep it'),
     );
   }
@@ -92,8 +92,9 @@ export async function jobView(ctx) {
       show(await api('POST', path('jobs', id, 'cancel')));
       fill(message, notice('ok', 'Cancelled.'));
     } catch (error) {
-      fill(message, notice('error', describe(error)));
       showActions(job);
+      if (error?.status === 401) throw error;
+      fill(message, notice('error', describe(error)));
     }
   }
 

@@ -101,7 +101,7 @@ export async function pagedTable(ctx, parent, { load, columns, row, empty, class
       more.disabled = false;
     }
   }
-  more.addEventListener('click', () => page(false).catch((error) => fill(status, notice('error', describe(error)))));
+  more.addEventListener('click', ctx.action(() => page(false)));
   await page(true);
   return { reload: () => page(true) };
 }

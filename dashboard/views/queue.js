@@ -5,10 +5,9 @@
 import { api, describe, path } from '../api.js';
 import { lineChart } from '../charts.js';
 import { fill, fmtCount, fmtDuration, fmtPercent, fmtRate, h, notice, readOnlyNote, route } from '../dom.js';
-import { fetchStats, latestP95, sloOf, sloStatus } from '../slo.js';
+import { fetchRecentP95, fetchSeries, sloOf, sloStatus, WINDOWS } from '../series.js';
 import { STATES } from './queues.js';
 
-const WINDOWS = ['15m', '1h', '6h', '24h'];
 const LIVE_MS = 3000;
 const CHART_MS = 10_000;
 const COLORS = { scheduled: '#8a8f98', queued: '#2f6fdf', active: '#1a9d5b', retrying: '#d98a00', dead: '#c93c3c', p50: '#1a9d5b', p95: '#d98a00', p99: '#c93c3c', slo: '#7a3fc9' };
@@ -17,7 +16,7 @@ const count = (v) => Math.round(v).toLocaleString();
 
 export async function queueView(ctx) {
   const [name] = ctx.params;
-  const window = WINDOWS.includes(ctx.query.get('window')) ? ctx.query.get('window') : '1h';
+  const window = ctx.query.get('window') in WINDOWS ? ctx.query.get('window') : '1h';
   const status = h('span');
   const actions = h('span', { class: 'actions' });
   const message = h('div');
@@ -38,7 +37,7 @@ export async function queueView(ctx) {
 
   let queue = null;
   let p95 = null;
-  const pauseButton = h('button', { type: 'button', class: 'pause', disabled: ctx.role !== 'admin', on: { click: () => toggle() } }, 'Pause');
+  const pauseButton = h('button', { type: 'button', class: 'pause', disabled: ctx.role !== 'admin', on: { click: ctx.action(toggle) } }, 'Pause');
   actions.append(pauseButton);
   if (ctx.role !== 'admin') actions.append(readOnlyNote());
 
@@ -48,6 +47,7 @@ export async function queueView(ctx) {
       show(await api('POST', path('queues', name, queue.paused ? 'resume' : 'pause')));
       fill(message);
     } catch (error) {
+      if (error?.status === 401) throw error;
       fill(message, notice('error', describe(error)));
     } finally {
       pauseButton.disabled = ctx.role !== 'admin';
@@ -60,7 +60,7 @@ export async function queueView(ctx) {
     fill(status, q.paused ? h('span', { class: 'badge paused' }, 'paused') : h('span', { class: 'badge running' }, 'running'));
     status.dataset.paused = String(q.paused);
     pauseButton.textContent = q.paused ? 'Resume' : 'Pause';
-    const slo = sloOf(q);
+    const slo = sloOf(q.slo);
     const st = sloStatus(slo, s.oldestAgeSeconds, p95);
     const item = (label, value, col) => h('div', { class: 'stat', dataset: { col } }, h('span', { class: 'label' }, label), h('span', { class: 'value' }, value));
     fill(
@@ -86,7 +86,7 @@ export async function queueView(ctx) {
       'div',
       { class: 'windows', role: 'group', 'aria-label': 'chart window' },
       'Window: ',
-      WINDOWS.map((w) => h('a', { href: route('queues', name, { window: w }), class: w === window ? 'active' : null, 'aria-current': w === window ? 'true' : null }, w)),
+      Object.keys(WINDOWS).map((w) => h('a', { href: route('queues', name, { window: w }), class: w === window ? 'active' : null, 'aria-current': w === window ? 'true' : null }, w)),
     ),
   );
   const grid = h('div', { class: 'charts', dataset: { window } });
@@ -98,9 +98,9 @@ export async function queueView(ctx) {
   const refreshLive = async () => show(await api('GET', path('queues', name), { signal: ctx.signal }));
   const refreshCharts = async () => {
     try {
-      const data = await fetchStats(name, window, ctx.signal);
-      p95 = latestP95(data.points);
-      const slo = data.slo ?? (queue ? sloOf(queue) : null);
+      const [data, recent] = await Promise.all([fetchSeries(name, window, ctx.signal), fetchRecentP95(name, ctx.signal)]);
+      p95 = recent;
+      const slo = sloOf(data.slo);
       for (const c of charts) c.chart.update(...c.series(data, slo));
       fill(chartNote);
     } catch (error) {
@@ -135,10 +135,7 @@ function makeCharts(grid) {
       'Throughput',
       [{ label: 'completed/s', stroke: COLORS.active }, { label: 'enqueued/s', stroke: COLORS.queued }],
       fmtRate,
-      (d) => {
-        const step = stepSeconds(d);
-        return [xsOf(d), [col(d, (p) => p.throughputPerSecond), col(d, (p) => (step ? p.enqueued / step : null))]];
-      },
+      (d) => [xsOf(d), [col(d, (p) => p.throughputPerSecond), col(d, (p) => p.enqueued / d.step)]],
     ),
     chart('Retry rate', [{ label: 'failed attempts', stroke: COLORS.retrying }], fmtPercent, (d) => [xsOf(d), [col(d, (p) => p.retryRate)]]),
     chart(
@@ -159,13 +156,4 @@ function makeCharts(grid) {
       (d, slo) => [xsOf(d), [col(d, (p) => p.e2eSeconds?.p50), col(d, (p) => p.e2eSeconds?.p95), col(d, (p) => p.e2eSeconds?.p99), line(d, slo?.p95CompletionSeconds)]],
     ),
   ];
-}
-
-/** The series' step in seconds: the answer's `step` when numeric or like "30s"/"5m", else the spacing of points. */
-function stepSeconds(data) {
-  if (typeof data.step === 'number') return data.step;
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(String(data.step ?? ''));
-  if (m) return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] ?? 's'];
-  const [a, b] = data.points;
-  return a && b ? (Date.parse(b.at) - Date.parse(a.at)) / 1000 : null;
 }

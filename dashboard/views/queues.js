@@ -1,10 +1,10 @@
 // #/queues — every queue the key may read: depth by state, oldest waiting age, throughput, retry rate, DLQ
 // volume and SLO status, refreshed every few seconds from GET /v1/queues (maintained counters: cheap to poll).
-// The SLO's p95 comes from each such queue's stats series, read at most every 30 s.
+// The SLO's p95 comes from each such queue's stats series (last 5 minutes), read at most every 30 s.
 
 import { api } from '../api.js';
 import { fill, fmtCount, fmtDuration, fmtPercent, fmtRate, h, link, route, table } from '../dom.js';
-import { fetchStats, latestP95, sloOf, sloStatus } from '../slo.js';
+import { fetchRecentP95, sloOf, sloStatus } from '../series.js';
 
 export const STATES = ['scheduled', 'queued', 'active', 'retrying', 'completed', 'cancelled'];
 const REFRESH_MS = 3000;
@@ -34,7 +34,7 @@ export async function queuesView(ctx) {
 
 function queueRow(q, p95) {
   const s = q.stats;
-  const slo = sloStatus(sloOf(q), s.oldestAgeSeconds, p95);
+  const slo = sloStatus(sloOf(q.slo), s.oldestAgeSeconds, p95);
   const cell = (col, ...content) => h('td', { dataset: { col } }, ...content);
   const t = s.throughput;
   return h(
@@ -53,14 +53,14 @@ function queueRow(q, p95) {
 
 async function refreshP95s(queues, p95s, signal) {
   const now = Date.now();
-  const due = queues.filter((q) => sloOf(q)?.p95CompletionSeconds !== undefined && now - (p95s.get(q.name)?.at ?? 0) > P95_EVERY_MS);
+  const due = queues.filter((q) => sloOf(q.slo)?.p95CompletionSeconds !== undefined && now - (p95s.get(q.name)?.at ?? 0) > P95_EVERY_MS);
   await Promise.all(
     due.map(async (q) => {
       try {
-        p95s.set(q.name, { at: now, p95: latestP95((await fetchStats(q.name, '15m', signal)).points) });
+        p95s.set(q.name, { at: now, p95: await fetchRecentP95(q.name, signal) });
       } catch (error) {
         if (error?.name === 'AbortError') throw error;
-        p95s.set(q.name, { at: now, p95: null }); // shown as "no completions"; the next read retries
+        p95s.set(q.name, { at: now, p95: null }); // evaluated on the age alone until the next read
       }
     }),
   );

@@ -56,14 +56,19 @@ async function scenario(): Promise<Scenario> {
     if (r.status >= 300) throw new Error(`${method} ${path} answered ${r.status}: ${r.text}`);
     return r.body as any; // eslint-disable-line @typescript-eslint/no-explicit-any -- test reads
   };
-  await api('PUT', '/v1/queues/emails', { maxAttempts: 2, backoff: { initialSeconds: 0.05, maxSeconds: 0.1 } });
+  await api('PUT', '/v1/queues/emails', { maxAttempts: 2, backoff: { initialSeconds: 0.05, maxSeconds: 0.1 }, slo: { p95CompletionSeconds: 30, maxAgeSeconds: 600 } });
   await api('PUT', '/v1/queues/reports', {});
+  // A paused queue whose one job soon waits longer than its SLO allows.
+  await api('PUT', '/v1/queues/exports', { slo: { maxAgeSeconds: 0.5 } });
+  await api('POST', '/v1/queues/exports/pause');
+  await api('POST', '/v1/queues/exports/jobs', { payload: { kind: 'export' } });
   const readKey = (await createKey(s.base, ['read:*'], { name: 'viewer' })).secret;
   const adminKey = (await createKey(s.base, ['admin'], { name: 'operator' })).secret;
 
   let fixed = false;
   await s.spool.work({
     queues: ['emails'],
+    maintenance: { sampleIntervalMs: 100 }, // stats samples for the charts (the server's default is every 10 s)
     handlers: {
       emails: async (payload: unknown, ctx: JobContext) => {
         const p = payload as { kind: string };
@@ -129,18 +134,44 @@ forEachStore(() => {
       const counts = (await t.api('GET', '/v1/queues/emails')).stats.counts;
       const row = page.locator('tr[data-queue="emails"]');
       for (const state of ['scheduled', 'queued', 'active', 'retrying', 'completed', 'cancelled', 'dead']) {
-        expect({ state, shown: (await row.locator(`td[data-col="${state}"]`).textContent())?.trim() }).toEqual({ state, shown: String(counts[state]) });
+        const cell = row.locator(state === 'dead' ? 'td[data-col="dead"] a' : `td[data-col="${state}"]`); // the DLQ cell links to the DLQ
+        expect({ state, shown: (await cell.textContent())?.trim() }).toEqual({ state, shown: String(counts[state]) });
       }
       expect(counts).toMatchObject({ completed: 4, dead: 3, scheduled: 1 });
       expect(await row.locator('td[data-col="paused"]').textContent()).toBe('running');
       await eventually(() => row.locator('td[data-col="retryRate"]').textContent()).toMatch(/%$/); // failed attempts / finishes
       expect(await page.locator('tr[data-queue="reports"] td[data-col="completed"]').textContent()).toBe('0');
+      // SLO status: met, none declared, breached (a paused queue's job waiting past maxAgeSeconds).
+      expect(await row.locator('td[data-col="slo"]').getAttribute('data-status')).toBe('ok');
+      expect(await page.locator('tr[data-queue="reports"] td[data-col="slo"]').getAttribute('data-status')).toBe('none');
+      await eventually(() => page.locator('tr[data-queue="exports"] td[data-col="slo"]').getAttribute('data-status')).toBe('breached');
+      expect(await page.locator('tr[data-queue="exports"] td[data-col="paused"]').textContent()).toBe('paused');
 
       // The queue page: actions disabled for a read key, with the reason shown.
       await row.locator('th a').click();
       await page.locator('.summary [data-col="completed"]').waitFor();
       expect(await page.locator('button.pause').isDisabled()).toBe(true);
       expect(await text('.read-only-note')).toMatch(/needs an admin key/);
+
+      // Charts over 15 minutes: six uPlot canvases, plotting what the stats endpoint answers.
+      await page.locator('.windows a', { hasText: '15m' }).click();
+      await eventually(() => page.locator('.charts').getAttribute('data-window')).toBe('15m');
+      await eventually(() => page.locator('figure.chart canvas').count()).toBe(6);
+      const series = (await t.api('GET', '/v1/queues/emails/stats?window=900&step=10')) as { points: Array<{ completed: number; dead: number; e2eSeconds: unknown }> };
+      const sum = (k: 'completed' | 'dead') => series.points.reduce((n, p) => n + p[k], 0);
+      expect({ completed: sum('completed'), dead: sum('dead') }).toEqual({ completed: 4, dead: 3 }); // every sample step telescopes to the totals
+      const chart = async (title: string) => JSON.parse((await page.locator(`figure.chart[data-chart="${title}"]`).getAttribute('data-series')) ?? 'null');
+      await eventually(async () => Math.round((await chart('Throughput'))?.['completed/s'].sum * 10)).toBe(4); // per-second rates × 10 s steps
+      expect(await page.locator('figure.chart[data-chart="Throughput"]').getAttribute('data-points')).toBe(String(series.points.length));
+      expect(series.points.length).toBe(90);
+      await eventually(async () => (await chart('Dead-lettered'))?.['new dead per step'].sum).toBe(3);
+      expect((await chart('Dead-lettered'))['in DLQ'].last).toBe(3);
+      expect((await chart('Depth by state')).scheduled.last).toBe(1);
+      expect((await chart('Retry rate'))['failed attempts'].max).toBeGreaterThan(0);
+      const latency = await chart('Enqueue → finish latency');
+      expect(latency['SLO p95 target']).toMatchObject({ n: 90, last: 30 });
+      expect(latency.p95.n).toBe(series.points.filter((p) => p.e2eSeconds !== null).length);
+      expect((await chart('Oldest waiting age'))['SLO max age']).toMatchObject({ n: 90, last: 600 });
 
       // The DLQ: three dead jobs listed, replay and purge disabled.
       await open(t.s, '/queues/emails/dead');
