@@ -21,11 +21,13 @@ export async function queueView(ctx) {
   const actions = h('span', { class: 'actions' });
   const message = h('div');
   const summary = h('div', { class: 'summary' });
+  const sloLine = h('p', { class: 'muted small slo-reasons' });
   ctx.root.append(
     h('p', { class: 'crumbs' }, h('a', { href: '#/queues' }, 'Queues'), ' / '),
     h('div', { class: 'title' }, h('h1', null, name), status, actions),
     message,
     summary,
+    sloLine,
     h(
       'p',
       { class: 'links' },
@@ -75,9 +77,9 @@ export async function queueView(ctx) {
         { class: 'stat', dataset: { col: 'slo', status: st.status }, title: st.reasons.join('; ') },
         h('span', { class: 'label' }, 'SLO'),
         h('span', { class: `value badge slo-${st.status}` }, st.status),
-        slo ? h('span', { class: 'muted small' }, st.reasons.join('; ')) : null,
       ),
     );
+    fill(sloLine, slo ? `SLO: ${st.reasons.join('; ')}` : '');
   }
 
   // Window picker and charts.
@@ -114,7 +116,7 @@ export async function queueView(ctx) {
 
 /** The charts of a queue and how each one's series come out of a stats answer. */
 function makeCharts(grid) {
-  const chart = (title, series, format, extract) => ({ chart: lineChart(grid, { title, series, format }), series: extract });
+  const chart = (title, series, format, extract) => ({ chart: lineChart(grid, { title, series, format, whole: format === count }), series: extract });
   const xsOf = (data) => data.points.map((p) => Date.parse(p.at) / 1000);
   const col = (data, f) => data.points.map((p) => (f(p) ?? null));
   const line = (data, value) => data.points.map(() => (value === undefined ? null : value));
