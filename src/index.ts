@@ -20,5 +20,6 @@ export { configureSqliteConnection, DEFAULT_STORE_URL } from './storage/open-sto
 export * from './core/errors.js';
 export type { QueueRecord, QueueStats, StateCounts, JobReceipt } from './storage/store.js';
 export type { QueueSeries, SeriesPoint, SeriesOptions, Percentiles } from './engine/queue-series.js';
+export type { MetricsSnapshot } from './engine/metrics.js';
 export { LATENCY_BUCKETS_SECONDS, type LatencyHistogram, type QueueLatency } from './core/latency.js';
 export { Type, type Static } from 'typebox';

@@ -13,6 +13,7 @@
  * the whole call is synchronous and failures are thrown, not rejected, so better-sqlite3's
  * `db.transaction(fn)` rolls back when an enqueue inside it fails.
  */
+import type { Registry } from 'prom-client';
 import type { Static, TSchema } from 'typebox';
 import { Batcher } from './core/batcher.js';
 import type { Clock } from './core/clock.js';
@@ -31,6 +32,7 @@ import { assertValid } from './core/validation.js';
 import { prepareInsert, type EnqueueItem, type EnqueueOptions } from './engine/enqueue.js';
 import { JobTypeRegistry, type JobTypeDefinition } from './engine/job-types.js';
 import { JobWatcher, type JobWatchListener } from './engine/job-watch.js';
+import { queueMetricsRegistry, type MetricsSnapshot } from './engine/metrics.js';
 import { queueSeries, type QueueSeries, type SeriesOptions } from './engine/queue-series.js';
 import { RemoteLeases } from './engine/remote-leases.js';
 import * as schedules from './engine/schedules.js';
@@ -97,6 +99,7 @@ export class Spool {
   readonly #inserts: Batcher<JobInsertParams, EnqueueResult>;
   /** Maintenance without a worker (`maintain()`: a server whose handlers run in remote workers). */
   #maintainer: Maintainer | null = null;
+  #metricsRegistry: Registry | null = null;
   #closed = false;
   /**
    * Remote workers' leases (the pull API behind `POST /v1/queues/{queue}/leases` and `/v1/jobs/{id}/ack|nack|…`):
@@ -435,6 +438,29 @@ export class Spool {
 
   async stats(queue?: string): Promise<QueueStats[]> {
     return this.store.queueStatsGet(queue ? { queues: [queue] } : {});
+  }
+
+  /**
+   * Every queue's maintained stats (or those of `queues`) as one typed snapshot: counts by state, oldest
+   * waiting age, monotonic totals and latency histograms. One stats read, no job-table scan; the same values
+   * on every process sharing the store. `metricsRegistry()` exports them to Prometheus.
+   */
+  async metrics(options: { queues?: readonly string[] } = {}): Promise<MetricsSnapshot> {
+    const queues = await this.store.queueStatsGet(options.queues ? { queues: options.queues } : {});
+    return { at: new Date(), queues };
+  }
+
+  /**
+   * A prom-client Registry with the queue series (README "Metrics"): each collection reads the store once.
+   * Serve `await registry.metrics()` yourself, or merge it with your own: `Registry.merge([register, r])`.
+   */
+  metricsRegistry(): Registry {
+    return (this.#metricsRegistry ??= queueMetricsRegistry(() => this.metrics()));
+  }
+
+  /** The queue series in Prometheus text format (0.0.4). */
+  metricsText(): Promise<string> {
+    return this.metricsRegistry().metrics();
   }
 
   /**

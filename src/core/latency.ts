@@ -66,16 +66,20 @@ const NAMES: Record<LatencyKind, { buckets: readonly string[]; sum: string }> = 
   e2e: { buckets: Array.from({ length: LATENCY_BUCKET_COUNT }, (_, i) => bucketCounterName('e2e', i)), sum: sumCounterName('e2e') },
 };
 
+/** A transaction's counter accumulator (both drivers' TxContext): sums deltas per (queue, name). */
+export interface CounterSink {
+  count(queue: string, name: string, delta: number): void;
+}
+
 /**
- * Count one observation with a transaction's counter accumulator (`ctx.count`), which sums deltas per
- * (queue, name): a transaction then writes at most LATENCY_BUCKET_COUNT + 1 counter rows per queue and kind,
- * whatever its batch size.
+ * Count one observation into a transaction's counters. The sink sums deltas per (queue, name), so a
+ * transaction writes at most LATENCY_BUCKET_COUNT + 1 counter rows per queue and kind, whatever its batch size.
  */
-export function observeLatency(count: (queue: string, name: string, delta: number) => void, queue: string, kind: LatencyKind, ms: number): void {
+export function observeLatency(counters: CounterSink, queue: string, kind: LatencyKind, ms: number): void {
   const d = Math.max(0, Math.round(ms));
   const names = NAMES[kind];
-  count(queue, names.buckets[latencyBucket(d)]!, 1);
-  count(queue, names.sum, d);
+  counters.count(queue, names.buckets[latencyBucket(d)]!, 1);
+  counters.count(queue, names.sum, d);
 }
 
 /** A queue's histograms from its counters (name → value). */

@@ -26,6 +26,7 @@ import { historySuite } from './suite/history.js';
 import { idempotencySuite } from './suite/idempotency.js';
 import { insertSuite } from './suite/insert.js';
 import { jobHistorySuite } from './suite/job-history.js';
+import { latencySuite } from './suite/latency.js';
 import { leaderSuite } from './suite/leader.js';
 import { orderingSuite } from './suite/ordering.js';
 import { rateLimitSuite } from './suite/rate-limits.js';
@@ -87,6 +88,7 @@ describe('store conformance: postgres', () => {
   retentionSuite(postgres);
   statsSuite(postgres);
   samplesSuite(postgres);
+  latencySuite(postgres);
   stepsSuite(postgres);
   leaderSuite(postgres);
   historySuite(postgres);

@@ -22,6 +22,7 @@ import { historySuite } from './suite/history.js';
 import { idempotencySuite } from './suite/idempotency.js';
 import { insertSuite } from './suite/insert.js';
 import { jobHistorySuite } from './suite/job-history.js';
+import { latencySuite } from './suite/latency.js';
 import { leaderSuite } from './suite/leader.js';
 import { orderingSuite } from './suite/ordering.js';
 import { rateLimitSuite } from './suite/rate-limits.js';
@@ -77,6 +78,7 @@ describe('store conformance: sqlite', () => {
   retentionSuite(sqlite);
   statsSuite(sqlite);
   samplesSuite(sqlite);
+  latencySuite(sqlite);
   stepsSuite(sqlite);
   leaderSuite(sqlite);
   historySuite(sqlite);

@@ -77,7 +77,7 @@ forEachStore((store) => {
         waitSeconds: null,
         e2eSeconds: null,
       });
-      expect(body.points[1]).toMatchObject({
+      expect(body.points[1]).toEqual({
         at: new Date(T0 + 10 * S).toISOString(),
         counts: { ...zero, queued: 1, retrying: 1, completed: 1 },
         oldestAgeSeconds: 9,
@@ -87,7 +87,14 @@ forEachStore((store) => {
         dead: 0,
         throughputPerSecond: 0.1,
         retryRate: 0.5,
+        waitSeconds: { p50: expect.any(Number), p95: expect.any(Number), p99: expect.any(Number) },
+        e2eSeconds: { p50: expect.any(Number), p95: expect.any(Number), p99: expect.any(Number) },
       });
+      // Two waits of 1 s and one enqueue→finish of 1 s: every percentile inside the (0.5, 1] bucket.
+      for (const v of [...Object.values(body.points[1].waitSeconds), ...Object.values(body.points[1].e2eSeconds)] as number[]) {
+        expect(v).toBeGreaterThan(0.5);
+        expect(v).toBeLessThanOrEqual(1);
+      }
       expect(body.points[2]).toMatchObject({
         at: new Date(T0 + 20 * S).toISOString(),
         counts: { ...zero, retrying: 1, completed: 1, dead: 1 },
@@ -99,6 +106,12 @@ forEachStore((store) => {
         throughputPerSecond: 0,
         retryRate: 1,
       });
+      // One wait of 11 s and one enqueue→finish of 11 s: inside (10, 30].
+      for (const v of [...Object.values(body.points[2].waitSeconds), ...Object.values(body.points[2].e2eSeconds)] as number[]) {
+        expect(v).toBeGreaterThan(10);
+        expect(v).toBeLessThanOrEqual(30);
+      }
+
       // A window reaching back before any sample: points without samples are null gauges and zero counts.
       const longer = (await api.call('GET', '/v1/queues/emails/stats?window=120&step=10')).body;
       expect(longer.points).toHaveLength(12);
