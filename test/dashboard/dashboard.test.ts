@@ -62,12 +62,14 @@ async function scenario(): Promise<Scenario> {
   await api('PUT', '/v1/queues/exports', { slo: { maxAgeSeconds: 0.5 } });
   await api('POST', '/v1/queues/exports/pause');
   await api('POST', '/v1/queues/exports/jobs', { payload: { kind: 'export' } });
+  // A queue whose one job takes longer than its p95 completion target.
+  await api('PUT', '/v1/queues/slow', { slo: { p95CompletionSeconds: 0.1 } });
   const readKey = (await createKey(s.base, ['read:*'], { name: 'viewer' })).secret;
   const adminKey = (await createKey(s.base, ['admin'], { name: 'operator' })).secret;
 
   let fixed = false;
   await s.spool.work({
-    queues: ['emails'],
+    queues: ['emails', 'slow'],
     maintenance: { sampleIntervalMs: 100 }, // stats samples for the charts (the server's default is every 10 s)
     handlers: {
       emails: async (payload: unknown, ctx: JobContext) => {
@@ -77,6 +79,7 @@ async function scenario(): Promise<Scenario> {
         if (p.kind === 'hostile') throw new Error(HOSTILE_ERROR);
         return { sent: true, kind: p.kind };
       },
+      slow: async () => new Promise((resolve) => setTimeout(resolve, 300)),
     },
   });
   const enqueue = async (body: Record<string, unknown>) => (await api('POST', '/v1/queues/emails/jobs', body)).id as string;
@@ -85,10 +88,13 @@ async function scenario(): Promise<Scenario> {
   const broken = [await enqueue({ payload: { kind: 'broken', n: 1 }, type: 'send' }), await enqueue({ payload: { kind: 'broken', n: 2 }, type: 'send' })];
   const hostile = await enqueue({ payload: { kind: 'hostile', html: HOSTILE_HTML }, correlationId: HOSTILE_CORRELATION });
   const scheduled = await enqueue({ payload: { kind: 'ok', n: 4 }, delaySeconds: 3600 });
+  await api('POST', '/v1/queues/slow/jobs', { payload: { kind: 'slow' } });
   await waitUntil(async () => {
     const c = (await api('GET', '/v1/queues/emails')).stats.counts;
     return c.completed === 4 && c.dead === 3 && c.scheduled === 1;
   }, 'the jobs to reach their end states');
+  // The slow job's latency is in a stats sample (the SLO status reads the last 5 minutes' p95).
+  await waitUntil(async () => (await api('GET', '/v1/queues/slow/stats?window=300&step=300')).points[0].e2eSeconds !== null, 'a sample with the slow job');
   return { s, readKey, adminKey, ids: { completed, flaky, broken, hostile, scheduled }, fix: () => (fixed = true), api };
 }
 
@@ -141,11 +147,15 @@ forEachStore(() => {
       expect(await row.locator('td[data-col="paused"]').textContent()).toBe('running');
       await eventually(() => row.locator('td[data-col="retryRate"]').textContent()).toMatch(/%$/); // failed attempts / finishes
       expect(await page.locator('tr[data-queue="reports"] td[data-col="completed"]').textContent()).toBe('0');
-      // SLO status: met, none declared, breached (a paused queue's job waiting past maxAgeSeconds).
+      // SLO status: met, none declared, breached by age (a paused queue's job waiting past maxAgeSeconds) and
+      // by latency (the slow job's enqueue→finish above the p95 target).
       expect(await row.locator('td[data-col="slo"]').getAttribute('data-status')).toBe('ok');
       expect(await page.locator('tr[data-queue="reports"] td[data-col="slo"]').getAttribute('data-status')).toBe('none');
       await eventually(() => page.locator('tr[data-queue="exports"] td[data-col="slo"]').getAttribute('data-status')).toBe('breached');
       expect(await page.locator('tr[data-queue="exports"] td[data-col="paused"]').textContent()).toBe('paused');
+      const slow = page.locator('tr[data-queue="slow"] td[data-col="slo"]');
+      expect(await slow.getAttribute('data-status')).toBe('breached');
+      expect(await slow.getAttribute('title')).toMatch(/^p95 completion 0\.\d+ s > 0\.1 s$/);
 
       // The queue page: actions disabled for a read key, with the reason shown.
       await row.locator('th a').click();
@@ -170,7 +180,10 @@ forEachStore(() => {
       expect((await chart('Retry rate'))['failed attempts'].max).toBeGreaterThan(0);
       const latency = await chart('Enqueue → finish latency');
       expect(latency['SLO p95 target']).toMatchObject({ n: 90, last: 30 });
-      expect(latency.p95.n).toBe(series.points.filter((p) => p.e2eSeconds !== null).length);
+      const finishedSteps = series.points.filter((p) => p.e2eSeconds !== null).length;
+      expect(finishedSteps).toBeGreaterThan(0);
+      expect(latency.p95.n).toBe(finishedSteps);
+      expect(latency.p95.max).toBeGreaterThan(0);
       expect((await chart('Oldest waiting age'))['SLO max age']).toMatchObject({ n: 90, last: 600 });
 
       // The DLQ: three dead jobs listed, replay and purge disabled.
