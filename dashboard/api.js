@@ -4,6 +4,7 @@
 // dashboard works behind a proxy that mounts Spool under a path.
 
 const TOKEN_KEY = 'spool.token';
+let role = null; // 'admin' | 'read' for the current key, once asked (sessionRole)
 
 export class ApiError extends Error {
   /** @param {number} status @param {any} problem the problem+json body, when there is one */
@@ -98,8 +99,6 @@ export async function apiTextPrefix(url, maxBytes, options = {}) {
     text += decoder.decode(value, { stream: true });
   }
 }
-
-let role = null;
 
 /**
  * What this session may do: 'admin' (actions allowed) or 'read'. Asked once per key with the cheapest

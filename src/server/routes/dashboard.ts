@@ -19,9 +19,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpProblem } from '../problem.js';
 
 /** `dashboard/` at the package root: ../../../dashboard from src/server/routes (tsx) and dist/server/routes. */
-export const DASHBOARD_DIR = fileURLToPath(new URL('../../../dashboard/', import.meta.url));
+const DASHBOARD_DIR = fileURLToPath(new URL('../../../dashboard/', import.meta.url));
 
-export const CONTENT_SECURITY_POLICY = [
+const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
@@ -54,7 +54,7 @@ function asset(file: string): Asset {
 }
 
 /** Every servable file by its path under /dashboard/ (`index.html` is the page, also answered at `/`). */
-export function dashboardAssets(dir: string = DASHBOARD_DIR): Map<string, Asset> {
+function dashboardAssets(dir: string): Map<string, Asset> {
   const assets = new Map<string, Asset>();
   if (!existsSync(join(dir, 'index.html'))) return assets; // an install without the page: every path is 404
   for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
@@ -83,7 +83,8 @@ function send(req: FastifyRequest, reply: FastifyReply, found: Asset | undefined
 let loaded: Map<string, Asset> | undefined;
 
 /** Register the routes; the files are read once per process (about 100 KB), when the first app is built. */
-export function dashboardRoutes(app: FastifyInstance, assets: Map<string, Asset> = (loaded ??= dashboardAssets())): void {
+export function dashboardRoutes(app: FastifyInstance): void {
+  const assets = (loaded ??= dashboardAssets(DASHBOARD_DIR));
   app.get('/', { schema: { hide: true } }, async (req, reply) => send(req, reply, assets.get('index.html')));
   app.get<{ Params: { '*': string } }>('/dashboard/*', { schema: { hide: true } }, async (req, reply) => send(req, reply, assets.get(req.params['*'])));
 }
