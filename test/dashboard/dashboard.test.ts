@@ -4,7 +4,8 @@
  * real jobs run by real in-process handlers — completed, failed then retried, dead, and one carrying hostile
  * markup in its payload, error and correlation id. Through the UI: the sign-in on 401 (key in sessionStorage
  * only, sign out clears it), the queue table against the API's counts, the charts (uPlot canvases whose
- * plotted series the page exposes in data attributes, checked against the stats endpoint), a job timeline,
+ * plotted series the page exposes in data attributes, checked against the stats endpoint), SLO status, a job
+ * timeline (history, errors, result, a blob payload's preview cut at 8 KiB),
  * search, a read key that sees but cannot act, and an admin key that pauses/resumes, replays from the DLQ
  * (dry-run count, confirmation, jobs leave the DLQ — checked through the API), purges and cancels; hostile
  * data shows as text and never runs. One browser for the file, one page reused.
@@ -225,6 +226,15 @@ forEachStore(() => {
       await eventually(() => page.locator('table.timeline tbody tr[data-state="retrying"] .message').textContent()).toBe('flaky: first attempt fails');
       expect(await page.locator('.title .state').textContent()).toBe('completed');
       expect(await page.locator('section pre.json').first().textContent()).toContain('"sent": true');
+
+      // A 300 KB payload (stored as a blob): the preview reads its first 8 KiB and says so.
+      const big = (await t.api('POST', '/v1/queues/reports/jobs', { payload: { blob: 'x'.repeat(300_000) } })).id as string;
+      await open(t.s, `/jobs/${encodeURIComponent(big)}`);
+      await eventually(() => page.locator('section.payload').getAttribute('data-truncated')).toBe('true');
+      const preview = (await page.locator('section.payload pre').textContent()) ?? '';
+      expect(preview.length).toBe(8192);
+      expect(preview.startsWith('{"blob":"xxx')).toBe(true);
+      expect(await text('section.payload p')).toMatch(/^[\d,]+ bytes, stored as a blob; first 8,192 bytes shown$/);
 
       // Search: by correlation id (through the form) finds exactly the hostile job; by state lists the dead ones.
       await open(t.s, '/jobs');
