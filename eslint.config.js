@@ -21,6 +21,23 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard: plain ES modules for the browser, no build step (dashboard/, served by src/server/routes/dashboard.ts).
+    files: ['dashboard/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', sessionStorage: 'readonly', fetch: 'readonly',
+        URL: 'readonly', URLSearchParams: 'readonly', TextDecoder: 'readonly', Node: 'readonly', ResizeObserver: 'readonly',
+        AbortController: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', globalThis: 'readonly' },
+    },
+    rules: {
+      // Data from the API is hostile: it reaches the page as text only.
+      'no-restricted-properties': ['error',
+        { property: 'innerHTML', message: 'Build DOM nodes (dom.js h/fill); API data is shown as text only.' },
+        { property: 'outerHTML', message: 'Build DOM nodes (dom.js h/fill); API data is shown as text only.' },
+        { property: 'insertAdjacentHTML', message: 'Build DOM nodes (dom.js h/fill); API data is shown as text only.' }],
+    },
+  },
+  {
     // Above the seam: storage only through storage/store.ts (and open-store.ts, which maps URLs to drivers).
     files: ['src/**/*.ts'],
     ignores: ['src/storage/**'],

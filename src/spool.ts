@@ -17,6 +17,7 @@
  * (observability/job-log.ts); with `openTelemetry` each enqueue call runs in a PRODUCER span
  * (observability/otel.ts) and workers started here get the hook for their CONSUMER spans.
  */
+import type { Registry } from 'prom-client';
 import type { Static, TSchema } from 'typebox';
 import { Batcher } from './core/batcher.js';
 import type { Clock } from './core/clock.js';
@@ -35,6 +36,8 @@ import { assertValid } from './core/validation.js';
 import { prepareInsert, type EnqueueItem, type EnqueueOptions } from './engine/enqueue.js';
 import { JobTypeRegistry, type JobTypeDefinition } from './engine/job-types.js';
 import { JobWatcher, type JobWatchListener } from './engine/job-watch.js';
+import { queueMetricsRegistry, type MetricsSnapshot } from './engine/metrics.js';
+import { queueSeries, type QueueSeries, type SeriesOptions } from './engine/queue-series.js';
 import { RemoteLeases } from './engine/remote-leases.js';
 import * as schedules from './engine/schedules.js';
 import * as topics from './engine/topics.js';
@@ -107,6 +110,7 @@ export class Spool {
   readonly #inserts: Batcher<JobInsertParams, EnqueueResult>;
   /** Maintenance without a worker (`maintain()`: a server whose handlers run in remote workers). */
   #maintainer: Maintainer | null = null;
+  #metricsRegistry: Registry | null = null;
   #closed = false;
   /**
    * Remote workers' leases (the pull API behind `POST /v1/queues/{queue}/leases` and `/v1/jobs/{id}/ack|nack|…`):
@@ -475,6 +479,40 @@ export class Spool {
 
   async stats(queue?: string): Promise<QueueStats[]> {
     return this.store.queueStatsGet(queue ? { queues: [queue] } : {});
+  }
+
+  /**
+   * Every queue's maintained stats (or those of `queues`) as one typed snapshot: counts by state, oldest
+   * waiting age, monotonic totals and latency histograms. One stats read, no job-table scan; the same values
+   * on every process sharing the store. `metricsRegistry()` exports them to Prometheus.
+   */
+  async metrics(options: { queues?: readonly string[] } = {}): Promise<MetricsSnapshot> {
+    const queues = await this.store.queueStatsGet(options.queues ? { queues: options.queues } : {});
+    return { at: new Date(), queues };
+  }
+
+  /**
+   * A prom-client Registry with the queue series (README "Metrics"): each collection reads the store once.
+   * Serve `await registry.metrics()` yourself, or merge it with your own: `Registry.merge([register, r])`.
+   */
+  metricsRegistry(): Registry {
+    return (this.#metricsRegistry ??= queueMetricsRegistry(() => this.metrics()));
+  }
+
+  /** The queue series in Prometheus text format (0.0.4). */
+  metricsText(): Promise<string> {
+    return this.metricsRegistry().metrics();
+  }
+
+  /**
+   * A queue's stats over the last `windowSeconds` in points of `stepSeconds` (engine/queue-series.ts): depth,
+   * oldest age, throughput, failures, dead and latency percentiles, from the samples the maintenance leader
+   * records every 10 s (so a process that runs maintenance must be up for points to appear).
+   */
+  async queueSeries(name: string, options: SeriesOptions = {}): Promise<QueueSeries> {
+    const record = await this.store.queueGet(name);
+    if (!record) throw new QueueNotFoundError(name);
+    return queueSeries(this.store, record, options);
   }
 
   // ── workers ─────────────────────────────────────────────────────────────────────────────────────────

@@ -55,6 +55,16 @@ export const QueueConfigSchema = Type.Object(
       ),
     ),
     requireIdempotencyKey: Type.Optional(Type.Boolean()),
+    // Service-level objectives the dashboard and alerts compare the queue against (nothing enforces them).
+    slo: Type.Optional(
+      Type.Object(
+        {
+          p95CompletionSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 30 * 86400, description: 'enqueue→finish p95 target' })),
+          maxAgeSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 30 * 86400, description: 'oldest waiting job age target' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     groups: Type.Optional(
       Type.Object(
         {

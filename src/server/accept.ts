@@ -48,12 +48,15 @@ export interface DryRunAnswer {
 export class AcceptPath {
   readonly #spool: Spool;
   readonly #monitor: QueueMonitor;
+  /** Told of every admission refusal (the server's `spool_admission_rejected_total`). */
+  readonly #onRejected: (queue: string, reason: 'max_depth' | 'max_age') => void;
   /** `queue \0 key` of idempotent requests this node is committing now. */
   readonly #inFlight = new Set<string>();
 
-  constructor(spool: Spool, monitor: QueueMonitor) {
+  constructor(spool: Spool, monitor: QueueMonitor, onRejected: (queue: string, reason: 'max_depth' | 'max_age') => void = () => {}) {
     this.#spool = spool;
     this.#monitor = monitor;
+    this.#onRejected = onRejected;
   }
 
   async one(queue: string, body: EnqueueBodyJson, ctx: RequestContext): Promise<EnqueueResult | DryRunAnswer> {
@@ -67,7 +70,7 @@ export class AcceptPath {
     const callback = callbackUrlProblem(body);
     if (callback) throw new ValidationError(`callbackUrl ${callback}`, [{ path: '/callbackUrl', message: callback }]);
     const options = enqueueOptions(body, contract.version, ctx, ctx.idempotencyKey);
-    this.#admit(queue, info, 1);
+    this.#admit(queue, info, 1, ctx.dryRun);
     if (ctx.dryRun) {
       this.#spool.validateEnqueue(queue, body.payload, options);
       return { dryRun: true, valid: true, queue, count: 1, state: initialState(body), idempotencyKey: ctx.idempotencyKey };
@@ -127,7 +130,7 @@ export class AcceptPath {
     if (failed.length > 0) {
       throw new FieldProblem(422, `batch item ${failed[0]!.index}: ${failed[0]!.path} ${failed[0]!.message}`, failed);
     }
-    this.#admit(queue, info, items.length);
+    this.#admit(queue, info, items.length, ctx.dryRun);
     if (ctx.dryRun) {
       return { dryRun: true, valid: true, queue, count: items.length, state: initialState(items[0]!), idempotencyKey: null };
     }
@@ -147,15 +150,17 @@ export class AcceptPath {
     }
   }
 
-  /** Admission control: waiting work or its age over the queue's limits → 503, nothing written. */
-  #admit(queue: string, info: QueueInfo, adding: number): void {
+  /** Admission control: waiting work or its age over the queue's limits → 503, nothing written (counted unless a dry run). */
+  #admit(queue: string, info: QueueInfo, adding: number, dryRun: boolean): void {
     const limits = info.config.admission;
     if (!limits) return;
     const waiting = this.#monitor.waitingOf(queue, info);
     if (limits.maxDepth !== undefined && waiting + adding > limits.maxDepth) {
+      if (!dryRun) this.#onRejected(queue, 'max_depth');
       throw new HttpProblem('admission-rejected', `queue "${queue}" is full: ${waiting} jobs waiting, admission.maxDepth is ${limits.maxDepth}`);
     }
     if (limits.maxAgeSeconds !== undefined && info.stats.oldestAgeSeconds > limits.maxAgeSeconds) {
+      if (!dryRun) this.#onRejected(queue, 'max_age');
       throw new HttpProblem(
         'admission-rejected',
         `queue "${queue}" is behind: its oldest waiting job has waited ${Math.round(info.stats.oldestAgeSeconds)} s, admission.maxAgeSeconds is ${limits.maxAgeSeconds}`,

@@ -19,6 +19,7 @@ import type { Spool } from '../spool.js';
 import { AcceptPath } from './accept.js';
 import type { ServerContext, ServerState } from './context.js';
 import { JobWaiter } from './job-waiter.js';
+import { ServerMetrics } from './metrics.js';
 import { parseJsonBody } from './json-body.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX, sendProblem, toProblem } from './problem.js';
 import { QueueMonitor } from './queue-monitor.js';
@@ -26,12 +27,14 @@ import { SHARED_SCHEMAS } from './schemas/common.js';
 import { installAuth } from './auth/plugin.js';
 import { KeyRegistry } from './auth/keys.js';
 import { auditRoutes } from './routes/audit.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { deadRoutes } from './routes/dead.js';
 import { healthRoutes } from './routes/health.js';
 import { jobEventRoutes } from './routes/job-events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { keyRoutes } from './routes/keys.js';
 import { leaseRoutes } from './routes/leases.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { queueRoutes } from './routes/queues.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { topicRoutes } from './routes/topics.js';
@@ -110,7 +113,9 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
 
   const monitor = new QueueMonitor(spool);
   const waiter = new JobWaiter(spool);
-  const ctx: ServerContext = { spool, state, monitor, accept: new AcceptPath(spool, monitor), waiter };
+  const metrics = new ServerMetrics();
+  const accept = new AcceptPath(spool, monitor, (queue, reason) => metrics.admissionRejected(queue, reason));
+  const ctx: ServerContext = { spool, state, monitor, accept, waiter, metrics };
 
   // Validation: strict bodies, params and headers; coerced query strings.
   const strict = newAjv('body');
@@ -173,6 +178,17 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
     );
   });
 
+  // Metrics (server/metrics.ts): every answered request by route template, and 429s of publish routes on a
+  // queue this node knows (the key's rate limit is refused in the auth hook, before the accept path runs).
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.request(req.method, req.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+    const config = req.routeOptions.config;
+    if (reply.statusCode === 429 && config.scope === 'publish' && config.queueParam) {
+      const queue = (req.params as Record<string, unknown>)[config.queueParam];
+      if (typeof queue === 'string' && monitor.knows(queue)) metrics.admissionRejected(queue, 'rate_limit');
+    }
+  });
+
   app.setErrorHandler((error, req, reply) => {
     const problem = toProblem(error);
     if (problem.status >= 500 && problem.type === `${PROBLEM_TYPE_PREFIX}internal-error`) req.log.error({ err: error }, 'request failed');
@@ -212,6 +228,7 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
   });
   app.register(async (scope) => {
     healthRoutes(scope, ctx);
+    metricsRoutes(scope, ctx);
     queueRoutes(scope, ctx);
     jobRoutes(scope, ctx);
     jobEventRoutes(scope, ctx, options.eventHeartbeatMs !== undefined ? { heartbeatMs: options.eventHeartbeatMs } : {});
@@ -221,6 +238,7 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
     scheduleRoutes(scope, ctx);
     keyRoutes(scope);
     auditRoutes(scope);
+    dashboardRoutes(scope);
   });
   // Before the listener closes and in-flight requests are awaited: long polls answer now, not in 30 s.
   app.addHook('preClose', async () => {

@@ -5,6 +5,7 @@
 import type { Spool } from '../spool.js';
 import type { AcceptPath } from './accept.js';
 import type { JobWaiter } from './job-waiter.js';
+import type { ServerMetrics } from './metrics.js';
 import type { QueueMonitor } from './queue-monitor.js';
 
 export interface ServerState {
@@ -19,4 +20,6 @@ export interface ServerContext {
   readonly monitor: QueueMonitor;
   readonly accept: AcceptPath;
   readonly waiter: JobWaiter;
+  /** This process's HTTP and admission series (`/metrics`). */
+  readonly metrics: ServerMetrics;
 }

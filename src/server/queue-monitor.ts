@@ -94,6 +94,11 @@ export class QueueMonitor {
     if (entry) entry.acceptedSince += count;
   }
 
+  /** True when this node has read the queue (it exists, or did): bounds metric labels taken from request paths. */
+  knows(name: string): boolean {
+    return this.#entries.has(name) || this.#samples.has(name);
+  }
+
   /** Forget the cached record (after this node changed the queue). */
   invalidate(name: string): void {
     this.#entries.delete(name);

@@ -7,7 +7,8 @@ import { agingSecondsOf, DEFAULTS, onDeadOf, retentionOf, resolveRunSettings, ty
 import type { QueueInfo } from '../spool.js';
 import type { JobReceipt } from '../storage/store.js';
 import type { QueueRates } from './queue-monitor.js';
-import type { JobJson, JobStateEventJson, QueueJson } from './schemas/index.js';
+import type { QueueSeries } from '../engine/queue-series.js';
+import type { JobJson, JobStateEventJson, QueueJson, QueueSeriesJson } from './schemas/index.js';
 
 export const REDACTED = '[redacted]';
 
@@ -102,6 +103,7 @@ export function queueJson(info: QueueInfo, rates: QueueRates | null): QueueJson 
     retention: retentionOf(c),
     admission: c.admission ? { maxDepth: c.admission.maxDepth ?? null, maxAgeSeconds: c.admission.maxAgeSeconds ?? null } : null,
     requireIdempotencyKey: c.requireIdempotencyKey ?? false,
+    slo: c.slo ? { p95CompletionSeconds: c.slo.p95CompletionSeconds ?? null, maxAgeSeconds: c.slo.maxAgeSeconds ?? null } : null,
     groups: c.groups
       ? { concurrency: c.groups.concurrency ?? null, rateLimit: c.groups.rateLimit ? { perSecond: c.groups.rateLimit.perSecond } : null }
       : null,
@@ -131,6 +133,18 @@ export function queueJson(info: QueueInfo, rates: QueueRates | null): QueueJson 
       failureRate: rates?.failureRate ?? null,
       sampledAt: new Date().toISOString(),
     },
+  };
+}
+
+export function queueSeriesJson(series: QueueSeries): QueueSeriesJson {
+  return {
+    queue: series.queue,
+    window: series.windowSeconds,
+    step: series.stepSeconds,
+    from: series.from.toISOString(),
+    to: series.to.toISOString(),
+    slo: series.slo ? { ...series.slo } : null,
+    points: series.points.map((p) => ({ ...p, at: p.at.toISOString() })),
   };
 }
 

@@ -18,6 +18,7 @@
  *    with `payloadBytes`; `jobPayloadGet` reads it. Deleting a job deletes its blob.
  */
 import type { HistoryEntry, Job, JobError } from '../core/job.js';
+import type { QueueLatency } from '../core/latency.js';
 import type { Priority } from '../core/priority.js';
 import type { QueueConfig } from '../core/queue-config.js';
 import type { JobState } from '../core/states.js';
@@ -227,6 +228,13 @@ export interface QueueStats {
     readonly cancelled: number;
     readonly replayed: number;
   };
+  /** Latency histograms (core/latency.ts), maintained counters like the rest: cluster-wide, since the queue was created. */
+  readonly latency: QueueLatency;
+}
+
+/** A queue's stats as the leader's stats sampler recorded them at `at` (ms, the store's clock). */
+export interface QueueSample extends QueueStats {
+  readonly at: number;
 }
 
 /** What a store really runs with, read back from the database (the benchmark reports it). */
@@ -332,6 +340,18 @@ export interface Store {
   queueList(): Promise<QueueRecord[]>;
   queueSetPaused(params: { name: string; paused: boolean }): Promise<QueueRecord | null>;
   queueStatsGet(params: { queues?: readonly string[] }): Promise<QueueStats[]>;
+  /**
+   * Record these stats as samples taken now (the store's clock; one row per queue, a sample at the same
+   * instant replaces the earlier one). The leader's stats sampler calls it every 10 s; the series read them.
+   */
+  queueSampleInsertMany(params: { samples: readonly QueueStats[] }): Promise<{ at: number }>;
+  /**
+   * For each instant of `at` (ms), the queue's latest sample taken in `(t − lookbackMs, t]`, or null: one
+   * indexed lookup per instant, never a scan of the samples in between.
+   */
+  queueSampleListAt(params: { queue: string; at: readonly number[]; lookbackMs: number }): Promise<Array<QueueSample | null>>;
+  /** Delete samples older than `olderThanMs` (by the store's clock), at most `limit`; returns how many. */
+  queueSampleDeleteExpired(params: { olderThanMs: number; limit: number }): Promise<number>;
 
   jobInsertMany(params: JobInsertManyParams): Promise<JobInsertResult[]>;
   /**

@@ -1,7 +1,8 @@
 /**
  * Run the real `spool` CLI as a child process for the CLI and server tests. The CLI is the compiled
  * `dist/cli/main.js` of a private build of the current sources (`buildCli()`: `tsc -p tsconfig.build.json`
- * into a temp directory named after a hash of src/, built once and shared by every test file), so no test
+ * into a temp directory named after a hash of src/, built once and shared by every test file, with
+ * node_modules and dashboard/ linked beside it as in the package), so no test
  * depends on a stale repository dist/ — and each spawn starts in ~0.3 s instead of ~0.7 s under tsx.
  * One-shot commands are awaited with a hard timeout; long-running ones (`serve`, `work`) are waited on
  * through their stdout, never with sleeps, and stopped with a signal whose exit code the test asserts.
@@ -25,7 +26,7 @@ export function cliMain(): string {
 
 /**
  * Compile src/ with the project's build config into `<tmp>/spool-cli-build-<hash>/dist` (with package.json
- * beside it and node_modules linked, as in the repository). Type errors do not stop the build — tsc still
+ * beside it and node_modules and dashboard/ linked, as in the repository). Type errors do not stop the build — tsc still
  * emits, as tsx would run the code; `npm test` typechecks separately. Returns the build's root directory.
  */
 export async function buildCli(): Promise<string> {
@@ -63,6 +64,7 @@ export async function buildCli(): Promise<string> {
       const staging = mkdtempSync(`${dir}.staging-`);
       copyFileSync(join(ROOT, 'package.json'), join(staging, 'package.json'));
       symlinkSync(join(ROOT, 'node_modules'), join(staging, 'node_modules'), 'dir');
+      symlinkSync(join(ROOT, 'dashboard'), join(staging, 'dashboard'), 'dir'); // served by `spool serve` from beside dist/, as in the package
       try {
         await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(staging, 'dist')], { cwd: ROOT });
       } catch {

@@ -26,12 +26,14 @@ import { historySuite } from './suite/history.js';
 import { idempotencySuite } from './suite/idempotency.js';
 import { insertSuite } from './suite/insert.js';
 import { jobHistorySuite } from './suite/job-history.js';
+import { latencySuite } from './suite/latency.js';
 import { leaderSuite } from './suite/leader.js';
 import { orderingSuite } from './suite/ordering.js';
 import { rateLimitSuite } from './suite/rate-limits.js';
 import { recordsSuite } from './suite/records.js';
 import { retentionSuite } from './suite/retention.js';
 import { retrySuite } from './suite/retry.js';
+import { samplesSuite } from './suite/samples.js';
 import { statsSuite } from './suite/stats.js';
 import { stepsSuite } from './suite/steps.js';
 
@@ -85,6 +87,8 @@ describe('store conformance: postgres', () => {
   orderingSuite(postgres);
   retentionSuite(postgres);
   statsSuite(postgres);
+  samplesSuite(postgres);
+  latencySuite(postgres);
   stepsSuite(postgres);
   leaderSuite(postgres);
   historySuite(postgres);

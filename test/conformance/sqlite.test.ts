@@ -22,12 +22,14 @@ import { historySuite } from './suite/history.js';
 import { idempotencySuite } from './suite/idempotency.js';
 import { insertSuite } from './suite/insert.js';
 import { jobHistorySuite } from './suite/job-history.js';
+import { latencySuite } from './suite/latency.js';
 import { leaderSuite } from './suite/leader.js';
 import { orderingSuite } from './suite/ordering.js';
 import { rateLimitSuite } from './suite/rate-limits.js';
 import { recordsSuite } from './suite/records.js';
 import { retentionSuite } from './suite/retention.js';
 import { retrySuite } from './suite/retry.js';
+import { samplesSuite } from './suite/samples.js';
 import { statsSuite } from './suite/stats.js';
 import { stepsSuite } from './suite/steps.js';
 
@@ -75,6 +77,8 @@ describe('store conformance: sqlite', () => {
   orderingSuite(sqlite);
   retentionSuite(sqlite);
   statsSuite(sqlite);
+  samplesSuite(sqlite);
+  latencySuite(sqlite);
   stepsSuite(sqlite);
   leaderSuite(sqlite);
   historySuite(sqlite);

@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
 import { buildApp, type AppOptions } from '../../src/server/app.js';
+import type { Clock } from '../../src/core/clock.js';
 import type { Spool, SpoolOptions } from '../../src/spool.js';
 import { onCleanup, openSpool } from '../engine/harness.js';
 
@@ -34,9 +35,11 @@ export interface Answer {
   readonly text: string;
 }
 
-export async function startApi(options: AppOptions & { url?: string; spool?: Pick<SpoolOptions, 'logger' | 'openTelemetry'> } = {}): Promise<Api> {
-  const { url: shared, spool: spoolOptions, ...appOptions } = options;
-  const t = await openSpool({ ...spoolOptions, ...(shared !== undefined ? { url: shared } : {}) });
+export async function startApi(
+  options: AppOptions & { url?: string; clock?: Clock; spool?: Pick<SpoolOptions, 'logger' | 'openTelemetry'> } = {},
+): Promise<Api> {
+  const { url: shared, clock, spool: spoolOptions, ...appOptions } = options;
+  const t = await openSpool({ ...spoolOptions, ...(shared !== undefined ? { url: shared } : {}), ...(clock ? { clock } : {}) });
   const app = buildApp(t.spool, { validateResponses: true, ...appOptions });
   await app.listen({ host: '127.0.0.1', port: 0 });
   onCleanup(() => app.close());

@@ -14,10 +14,20 @@ import { buildApp, maxBodyBytesFromEnv, type ServerState } from '../../server/ap
 import { createLogger } from '../../logger.js';
 import { PushDispatcher } from '../../push/push-dispatcher.js';
 import { Spool } from '../../spool.js';
+import type { MaintainerOptions } from '../../worker/maintenance/maintainer.js';
 import { action, loadHandlers, parseList, storeUrl, UsageError } from '../shared.js';
 import { loadConfigFile } from '../config-file.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** `SPOOL_STATS_SAMPLE_MS`: how often the maintenance leader samples queue stats for the time series (default 10 s). */
+function maintenanceFromEnv(env: NodeJS.ProcessEnv = process.env): MaintainerOptions {
+  const text = env['SPOOL_STATS_SAMPLE_MS'];
+  if (text === undefined || text === '') return {};
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms < 100 || ms > 3_600_000) throw new UsageError(`SPOOL_STATS_SAMPLE_MS must be an integer from 100 to 3600000, not "${text}"`);
+  return { sampleIntervalMs: ms };
+}
 
 export function registerServe(program: Command): void {
   program
@@ -49,6 +59,7 @@ export function registerServe(program: Command): void {
         } catch (error) {
           throw new UsageError((error as Error).message);
         }
+        const maintenance = maintenanceFromEnv();
         const log = createLogger();
         const spool = await Spool.open({ url: storeUrl({ db: flags.db }), logger: log });
         const configFile = flags.config ?? process.env['SPOOL_CONFIG'];
@@ -57,11 +68,11 @@ export function registerServe(program: Command): void {
         if (handlersModule) {
           const handlers = await loadHandlers(spool, handlersModule);
           const queues = parseList(flags.queues);
-          await spool.work({ handlers, ...(queues ? { queues } : {}), shutdownGraceMs: grace * 1000 });
+          await spool.work({ handlers, ...(queues ? { queues } : {}), shutdownGraceMs: grace * 1000, maintenance });
         } else {
           // No handlers here: remote workers (`spool work --url`) do the work. Maintenance still runs, so their
           // expired leases come back (a failed attempt each) and retries and delayed jobs come due.
-          spool.maintain();
+          spool.maintain(maintenance);
         }
         // Push delivery for queues with a `target`, on every node (claims are exclusive: nodes share the work).
         const push = new PushDispatcher(spool, { shutdownGraceMs: grace * 1000 });

@@ -1,6 +1,7 @@
 /**
  * Queues: `PUT /v1/queues/{queue}` (create or update, idempotent: 201 / 200), `GET /v1/queues`,
- * `GET /v1/queues/{queue}` (settings and live stats), `POST …/pause` and `…/resume`.
+ * `GET /v1/queues/{queue}` (settings and live stats), `GET /v1/queues/{queue}/stats` (time series for charts,
+ * engine/queue-series.ts), `POST …/pause` and `…/resume`.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
@@ -10,8 +11,18 @@ import { compileSchema, escapePointer } from '../../core/validation.js';
 import type { ServerContext } from '../context.js';
 import { audit } from '../auth/audit.js';
 import { access } from '../route-config.js';
-import { errorResponses, jsonResponse, NoQuery, QueueBody, QueueListSchema, QueueParams, QueueRef } from '../schemas/index.js';
-import { queueJson } from '../views.js';
+import {
+  errorResponses,
+  jsonResponse,
+  NoQuery,
+  QueueBody,
+  QueueListSchema,
+  QueueParams,
+  QueueRef,
+  QueueSeriesQuery,
+  QueueSeriesSchema,
+} from '../schemas/index.js';
+import { queueJson, queueSeriesJson } from '../views.js';
 
 type Params = Static<typeof QueueParams>;
 
@@ -85,6 +96,25 @@ export function queueRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
       },
     },
     async (req) => answer(req.params.queue),
+  );
+
+  app.get<{ Params: Params; Querystring: Static<typeof QueueSeriesQuery> }>(
+    '/v1/queues/:queue/stats',
+    {
+      config: access.readQueue,
+      schema: {
+        operationId: 'getQueueStatsSeries',
+        summary: 'A queue\'s stats over time: depth, oldest age, throughput, failures, dead, latency percentiles',
+        description:
+          'Points of `step` seconds over the last `window` seconds (oldest first; `at` is the end of the step), computed from the ' +
+          'stats samples the maintenance leader records every 10 s (kept 7 days). A point without a sample at its end has `counts` ' +
+          'and `oldestAgeSeconds` null; one without samples at both ends counts 0 for the step.',
+        params: QueueParams,
+        querystring: QueueSeriesQuery,
+        response: { 200: jsonResponse('the series', QueueSeriesSchema), ...errorResponses(400, 404, 503) },
+      },
+    },
+    async (req) => queueSeriesJson(await spool.queueSeries(req.params.queue, { windowSeconds: req.query.window, stepSeconds: req.query.step })),
   );
 
   for (const action of ['pause', 'resume'] as const) {

@@ -11,8 +11,12 @@ export { QueueConfigSchema as QueueBody } from '../../core/queue-config.js';
 
 const PerSecond = Type.Object({ perSecond: Type.Number() });
 
+const StateCountsSchema = Type.Object(
+  Object.fromEntries(JOB_STATES.map((s) => [s, Type.Integer({ minimum: 0 })])) as Record<(typeof JOB_STATES)[number], ReturnType<typeof Type.Integer>>,
+);
+
 export const QueueStatsSchema = Type.Object({
-  counts: Type.Object(Object.fromEntries(JOB_STATES.map((s) => [s, Type.Integer({ minimum: 0 })])) as Record<(typeof JOB_STATES)[number], ReturnType<typeof Type.Integer>>),
+  counts: StateCountsSchema,
   waiting: Type.Integer({ minimum: 0, description: 'queued + retrying: what admission control measures' }),
   oldestAgeSeconds: Type.Number({ minimum: 0, description: 'how long the oldest due job has waited since it became runnable' }),
   totals: Type.Object({
@@ -50,6 +54,7 @@ export const QueueSchema = Type.Object({
   retention: Type.Object({ completedSeconds: Type.Number(), deadSeconds: Type.Number() }),
   admission: Nullable(Type.Object({ maxDepth: Nullable(Type.Integer()), maxAgeSeconds: Nullable(Type.Number()) })),
   requireIdempotencyKey: Type.Boolean(),
+  slo: Nullable(Type.Object({ p95CompletionSeconds: Nullable(Type.Number()), maxAgeSeconds: Nullable(Type.Number()) })),
   groups: Nullable(Type.Object({ concurrency: Nullable(Type.Integer()), rateLimit: Nullable(PerSecond) })),
   target: Nullable(Type.Object({ url: Type.String(), timeoutSeconds: Nullable(Type.Number()), secret: Nullable(Type.String({ description: 'redacted' })) })),
   webhook: Nullable(Type.Object({ url: Type.String(), secret: Type.String({ description: 'redacted' }), events: Nullable(Type.Array(Type.String())) })),
@@ -62,7 +67,49 @@ export const QueueSchema = Type.Object({
 });
 
 export const QueueRef = shared('Queue', QueueSchema);
+
+const PercentilesSchema = Type.Object({ p50: Type.Number({ minimum: 0 }), p95: Type.Number({ minimum: 0 }), p99: Type.Number({ minimum: 0 }) });
+const StepCount = (description: string) => Type.Integer({ minimum: 0, description });
+
+export const QueueSeriesQuery = Type.Object(
+  {
+    window: Type.Optional(Type.Integer({ minimum: 10, maximum: 7 * 86_400, default: 3600, description: 'seconds (≤ 7 days), a whole multiple of step' })),
+    step: Type.Optional(Type.Integer({ minimum: 10, maximum: 7 * 86_400, default: 60, description: 'seconds (≥ 10); window / step ≤ 1000' })),
+  },
+  { additionalProperties: false },
+);
+
+export const QueueSeriesSchema = Type.Object({
+  queue: Type.String(),
+  window: Type.Integer({ description: 'seconds' }),
+  step: Type.Integer({ description: 'seconds' }),
+  from: Timestamp,
+  to: Timestamp,
+  slo: Nullable(
+    Type.Object(
+      { p95CompletionSeconds: Type.Optional(Type.Number()), maxAgeSeconds: Type.Optional(Type.Number()) },
+      { description: "the queue's declared objectives" },
+    ),
+  ),
+  points: Type.Array(
+    Type.Object({
+      at: Type.String({ format: 'date-time', description: 'the end of the step (ISO-8601 UTC)' }),
+      counts: Nullable(StateCountsSchema),
+      oldestAgeSeconds: Nullable(Type.Number({ minimum: 0 })),
+      enqueued: StepCount('jobs enqueued during the step'),
+      completed: StepCount('jobs completed during the step'),
+      failed: StepCount('failed attempts during the step'),
+      dead: StepCount('jobs that went to the DLQ during the step'),
+      throughputPerSecond: Type.Number({ minimum: 0, description: 'completed / step' }),
+      retryRate: Nullable(Type.Number({ minimum: 0, maximum: 1, description: 'failed / (completed + failed); null when both are 0' })),
+      waitSeconds: Nullable(PercentilesSchema),
+      e2eSeconds: Nullable(PercentilesSchema),
+    }),
+    { description: 'oldest first, one per step' },
+  ),
+});
 export const QueueListSchema = Type.Object({ queues: Type.Array(QueueRef) });
 
 export type QueueJson = Static<typeof QueueSchema>;
 export type QueueStatsJson = Static<typeof QueueStatsSchema>;
+export type QueueSeriesJson = Static<typeof QueueSeriesSchema>;

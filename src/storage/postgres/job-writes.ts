@@ -29,6 +29,7 @@ import type {
 import { ensureOrderingHead, fillGroupSlots, groupHoldFor, HOLD_NONE, HOLD_ORDERING } from './gates.js';
 import { AtomicInsertError } from '../driver-common.js';
 import { historyEvent, parseConfig } from '../job-rows.js';
+import { observeLatency } from '../../core/latency.js';
 import type { GateKind, TxContext } from './tx-context.js';
 import { pickRateLimited } from './rate-limits.js';
 
@@ -269,6 +270,9 @@ export async function claimJobs(ctx: TxContext, params: JobClaimManyParams, owne
     rows = answer.filter((r) => r.id !== null);
   }
   if (rows.length === 0) return [];
+  // Wait (enqueue→start) of each first attempt, from when the job became due (core/latency.ts); the claim
+  // leased them at ctx.now (t.now above is the same value).
+  for (const r of rows) if (Number(r.attempts) === 1) observeLatency(ctx, params.queue, 'wait', ctx.now - Number(r.run_at));
   // RETURNING order is unspecified: restore claim order (rank, sortAt, seq).
   rows.sort((a, b) => Number(a.prank) - Number(b.prank) || Number(a.sort_at) - Number(b.sort_at) || Number(a.seq) - Number(b.seq));
   return rows.map((r) => ({
@@ -328,20 +332,21 @@ async function afterLeavingActive(ctx: TxContext, left: ReadonlyArray<{ row: Lef
 export async function completeJobs(ctx: TxContext, jobs: readonly JobCompleteParams[]): Promise<FencedResult[]> {
   const { now } = ctx;
   if (jobs.length === 0) return [];
-  const rows = await ctx.query<{ id: string; queue: string; ordering_key: string | null; group_key: string | null }>(
+  const rows = await ctx.query<{ id: string; queue: string; ordering_key: string | null; group_key: string | null; created_at: string }>(
     `UPDATE jobs SET state = 'completed', finished_at = $1::bigint, result = b.result, lease_token = NULL, lease_expires_at = NULL,
        history = jobs.history || ',{"s":"completed","t":' || $1::bigint || ',"a":' || jobs.attempts || '}'
      FROM (SELECT DISTINCT ON (id) id, token, result FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, token, result)) AS b
      WHERE jobs.id = b.id AND jobs.state = 'active' AND jobs.lease_token = b.token
-     RETURNING jobs.id, jobs.queue, jobs.ordering_key, jobs.group_key`,
+     RETURNING jobs.id, jobs.queue, jobs.ordering_key, jobs.group_key, jobs.created_at`,
     [now, jobs.map((j) => j.id), jobs.map((j) => j.leaseToken), jobs.map((j) => j.resultJson)],
   );
   const done = new Map<string, LeftActive>();
-  for (const { id, queue, ordering_key, group_key } of rows) {
+  for (const { id, queue, ordering_key, group_key, created_at } of rows) {
     done.set(id, { queue, ordering_key, group_key });
     ctx.count(queue, 'active', -1);
     ctx.count(queue, 'completed', 1);
     ctx.count(queue, 'total:completed', 1);
+    observeLatency(ctx, queue, 'e2e', now - Number(created_at));
   }
   await afterLeavingActive(ctx, [...done.values()].map((row) => ({ row, to: 'completed' as const })));
   const stale = jobs.filter((j) => !done.has(j.id)).map((j) => j.id);
@@ -360,13 +365,13 @@ export async function failJobs(ctx: TxContext, jobs: readonly JobFailParams[]): 
   for (const j of jobs) {
     const error = JSON.stringify(j.error);
     const finished = j.to === 'dead';
-    const row = await ctx.queryOne<LeftActive>(
+    const row = await ctx.queryOne<LeftActive & { created_at: string }>(
       `UPDATE jobs SET state = $1::text, run_at = CASE WHEN $2::boolean THEN run_at ELSE $3::bigint END,
          finished_at = CASE WHEN $2::boolean THEN $4::bigint ELSE finished_at END,
          lease_token = NULL, lease_expires_at = NULL, last_error = $5::text,
          history = history || ',{"s":"' || $1::text || '","t":' || $4::bigint || ',"a":' || attempts || ',"r":' || to_json($6::text)::text || ',"e":' || $5::text || '}'
        WHERE id = $7 AND state = 'active' AND lease_token = $8
-       RETURNING queue, ordering_key, group_key`,
+       RETURNING queue, ordering_key, group_key, created_at`,
       [j.to, finished, now + Math.max(0, j.retryDelayMs), now, error, j.reason, j.id, j.leaseToken],
     );
     if (!row) {
@@ -377,7 +382,10 @@ export async function failJobs(ctx: TxContext, jobs: readonly JobFailParams[]): 
     ctx.count(row.queue, 'active', -1);
     ctx.count(row.queue, j.to, 1);
     ctx.count(row.queue, 'total:failed', 1);
-    if (finished) ctx.count(row.queue, 'total:dead', 1);
+    if (finished) {
+      ctx.count(row.queue, 'total:dead', 1);
+      observeLatency(ctx, row.queue, 'e2e', now - Number(row.created_at));
+    }
     left.push({ row, to: j.to });
     results.push({ ok: true });
   }

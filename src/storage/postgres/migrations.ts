@@ -190,6 +190,37 @@ ALTER TABLE job_blobs SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vac
   toast.autovacuum_vacuum_scale_factor = 0.02, toast.autovacuum_vacuum_threshold = 50);
 `,
   },
+  {
+    version: 5,
+    name: 'queue stats samples',
+    // As SQLite's migration 5: the stats sampler's record of each queue's stats every 10 s, kept 7 days.
+    sql: `
+CREATE TABLE queue_samples (
+  queue TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  scheduled BIGINT NOT NULL,
+  queued BIGINT NOT NULL,
+  active BIGINT NOT NULL,
+  retrying BIGINT NOT NULL,
+  completed BIGINT NOT NULL,
+  dead BIGINT NOT NULL,
+  cancelled BIGINT NOT NULL,
+  oldest_age_ms BIGINT NOT NULL,
+  total_enqueued BIGINT NOT NULL,
+  total_completed BIGINT NOT NULL,
+  total_failed BIGINT NOT NULL,
+  total_dead BIGINT NOT NULL,
+  total_cancelled BIGINT NOT NULL,
+  total_replayed BIGINT NOT NULL,
+  wait_buckets TEXT NOT NULL,
+  wait_sum_ms BIGINT NOT NULL,
+  e2e_buckets TEXT NOT NULL,
+  e2e_sum_ms BIGINT NOT NULL,
+  PRIMARY KEY (queue, at)
+);
+CREATE INDEX queue_samples_at ON queue_samples(at);
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -39,6 +39,7 @@ import type {
   JobPage,
   JobReplayParams,
   QueueRecord,
+  QueueSample,
   QueueStats,
   RecordKind,
   RecordPutParams,
@@ -75,6 +76,7 @@ import { LATEST_SCHEMA_VERSION, migrate } from './migrations.js';
 import type { TxContext } from './tx-context.js';
 import { insertInCallerTx } from './caller-tx.js';
 import { readQueueStats } from './queue-stats.js';
+import { deleteExpiredSamples, insertSamples, samplesAt } from './queue-samples.js';
 import { WakeListener } from './wake-listener.js';
 import { PgWriteCoalescer } from './write-coalescer.js';
 
@@ -287,6 +289,21 @@ export class PostgresStore implements Store {
   async queueStatsGet(params: { queues?: readonly string[] }): Promise<QueueStats[]> {
     const names = params.queues ? [...params.queues] : (await this.#read<{ name: string }>('SELECT name FROM queues ORDER BY name')).map((r) => r.name);
     return readQueueStats((sql, args) => this.#read(sql, args), names, this.#clock?.now() ?? null);
+  }
+
+  queueSampleInsertMany(params: { samples: readonly QueueStats[] }): Promise<{ at: number }> {
+    return this.#tx(async (ctx) => {
+      await insertSamples(ctx, params.samples);
+      return { at: ctx.now };
+    });
+  }
+
+  queueSampleListAt(params: { queue: string; at: readonly number[]; lookbackMs: number }): Promise<Array<QueueSample | null>> {
+    return samplesAt((sql, args) => this.#read(sql, args), params.queue, params.at, params.lookbackMs);
+  }
+
+  queueSampleDeleteExpired(params: { olderThanMs: number; limit: number }): Promise<number> {
+    return this.#tx((ctx) => deleteExpiredSamples(ctx, params.olderThanMs, params.limit));
   }
 
   // ── jobs: hot path ────────────────────────────────────────────────────────────────────────────────────
@@ -506,7 +523,7 @@ export class PostgresStore implements Store {
     try {
       const [row] = await this.#read<{ on: string }>(`SELECT current_setting('autovacuum') AS on`);
       if (row?.on === 'on') return;
-      await this.#read('VACUUM (ANALYZE) jobs, counter_deltas, idempotency_keys, job_blobs');
+      await this.#read('VACUUM (ANALYZE) jobs, counter_deltas, idempotency_keys, job_blobs, queue_samples');
       this.vacuums++;
     } catch (error) {
       this.errors.lastMessage = `VACUUM: ${(error as Error).message}`;

@@ -3,8 +3,8 @@
  * `counter_deltas` rows not folded yet (never a scan of the jobs table); the oldest waiting job per queue
  * comes from the jobs_waiting_age partial index.
  */
-import { JOB_STATES } from '../../core/states.js';
-import type { QueueStats, StateCounts } from '../store.js';
+import type { QueueStats } from '../store.js';
+import { statsFromCounters } from '../stats-rows.js';
 import { nowSql } from './job-writes.js';
 
 export type ReadFn = <R extends object>(sql: string, params: unknown[]) => Promise<R[]>;
@@ -33,21 +33,5 @@ export async function readQueueStats(read: ReadFn, names: readonly string[], clo
     q.set(c.name, Number(c.value));
   }
   const ages = new Map(oldest.map((o) => [o.queue, o.t == null ? 0 : Math.max(0, (Number(o.now) - Number(o.t)) / 1000)]));
-  return names.map((queue) => {
-    const v = values.get(queue) ?? new Map<string, number>();
-    const counts = Object.fromEntries(JOB_STATES.map((s) => [s, v.get(s) ?? 0])) as StateCounts;
-    return {
-      queue,
-      counts,
-      oldestAgeSeconds: ages.get(queue) ?? 0,
-      totals: {
-        enqueued: v.get('total:enqueued') ?? 0,
-        completed: v.get('total:completed') ?? 0,
-        failed: v.get('total:failed') ?? 0,
-        dead: v.get('total:dead') ?? 0,
-        cancelled: v.get('total:cancelled') ?? 0,
-        replayed: v.get('total:replayed') ?? 0,
-      },
-    };
-  });
+  return names.map((queue) => statsFromCounters(queue, values.get(queue) ?? new Map<string, number>(), ages.get(queue) ?? 0));
 }

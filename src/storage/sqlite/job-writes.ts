@@ -26,6 +26,7 @@ import type { Conn } from './connection.js';
 import { ensureOrderingHead, fillGroupSlots, groupHoldFor, HOLD_NONE, HOLD_ORDERING, nextOrderingSeq } from './gates.js';
 import { AtomicInsertError } from '../driver-common.js';
 import { historyEvent } from '../job-rows.js';
+import { observeLatency } from '../../core/latency.js';
 import { queueConfig } from './queue-rows.js';
 import { pickRateLimited } from './rate-limits.js';
 import type { TxContext } from './write-coalescer.js';
@@ -232,6 +233,8 @@ export function claimJobs(ctx: TxContext, params: JobClaimManyParams): ClaimedJo
   rows.sort((a, b) => a[16] - b[16] || a[17] - b[17] || a[18] - b[18]);
   ctx.count(params.queue, 'queued', -rows.length);
   ctx.count(params.queue, 'active', rows.length);
+  // Wait (enqueue→start) of each first attempt, from when the job became due (core/latency.ts).
+  for (const r of rows) if (r[9] === 1) observeLatency(ctx, params.queue, 'wait', now - r[14]);
   return rows.map((r) => ({
     id: r[0],
     queue: r[1],
@@ -287,17 +290,18 @@ export function completeJobs(ctx: TxContext, jobs: readonly JobCompleteParams[])
          history = history || ',{"s":"completed","t":' || @now || ',"a":' || attempts || '}'
        FROM (SELECT value ->> 0 AS id, value ->> 1 AS token, value ->> 2 AS result FROM json_each(@batch)) AS b
        WHERE jobs.id = b.id AND jobs.state = 'active' AND jobs.lease_token = b.token
-       RETURNING jobs.id, jobs.queue, jobs.ordering_key, jobs.group_key`,
+       RETURNING jobs.id, jobs.queue, jobs.ordering_key, jobs.group_key, jobs.created_at`,
     )
     .all({ now, batch: JSON.stringify(jobs.map((j) => [j.id, j.leaseToken, j.resultJson])) }) as Array<
-    [string, string, string | null, string | null]
+    [string, string, string | null, string | null, number]
   >;
   const done = new Map<string, LeftActive>();
-  for (const [id, queue, ordering_key, group_key] of rows) {
+  for (const [id, queue, ordering_key, group_key, createdAt] of rows) {
     done.set(id, { queue, ordering_key, group_key });
     ctx.count(queue, 'active', -1);
     ctx.count(queue, 'completed', 1);
     ctx.count(queue, 'total:completed', 1);
+    observeLatency(ctx, queue, 'e2e', now - createdAt);
   }
   for (const row of done.values()) afterLeavingActive(ctx, row, 'completed');
   return jobs.map((j) => {
@@ -313,13 +317,13 @@ export function failJobs(ctx: TxContext, jobs: readonly JobFailParams[]): Fenced
     `UPDATE jobs SET state = 'retrying', run_at = @runAt, lease_token = NULL, lease_expires_at = NULL, last_error = @error,
        history = history || ',{"s":"retrying","t":' || @now || ',"a":' || attempts || ',"r":"' || @reason || '","e":' || @error || '}'
      WHERE id = @id AND state = 'active' AND lease_token = @token
-     RETURNING queue, ordering_key, group_key`,
+     RETURNING queue, ordering_key, group_key, created_at`,
   );
   const toDead = conn.stmt(
     `UPDATE jobs SET state = 'dead', finished_at = @now, lease_token = NULL, lease_expires_at = NULL, last_error = @error,
        history = history || ',{"s":"dead","t":' || @now || ',"a":' || attempts || ',"r":"' || @reason || '","e":' || @error || '}'
      WHERE id = @id AND state = 'active' AND lease_token = @token
-     RETURNING queue, ordering_key, group_key`,
+     RETURNING queue, ordering_key, group_key, created_at`,
   );
   return jobs.map((j) => {
     const error = JSON.stringify(j.error);
@@ -327,12 +331,15 @@ export function failJobs(ctx: TxContext, jobs: readonly JobFailParams[]): Fenced
       j.to === 'retrying'
         ? toRetrying.get({ now, runAt: now + Math.max(0, j.retryDelayMs), error, reason: j.reason, id: j.id, token: j.leaseToken })
         : toDead.get({ now, error, reason: j.reason, id: j.id, token: j.leaseToken })
-    ) as LeftActive | undefined;
+    ) as (LeftActive & { created_at: number }) | undefined;
     if (!row) return { ok: false, state: currentState(conn, j.id) };
     ctx.count(row.queue, 'active', -1);
     ctx.count(row.queue, j.to, 1);
     ctx.count(row.queue, 'total:failed', 1);
-    if (j.to === 'dead') ctx.count(row.queue, 'total:dead', 1);
+    if (j.to === 'dead') {
+      ctx.count(row.queue, 'total:dead', 1);
+      observeLatency(ctx, row.queue, 'e2e', now - row.created_at);
+    }
     afterLeavingActive(ctx, row, j.to);
     return { ok: true };
   });

@@ -169,6 +169,38 @@ CREATE TABLE rate_buckets (
     // holds the reference. Numbered so both stores keep one numbering (PostgreSQL's 4 adds job_blobs).
     sql: `SELECT 1;`,
   },
+  {
+    version: 5,
+    name: 'queue stats samples',
+    // The stats sampler's record of each queue's maintained stats every 10 s (stats-rows.ts), read by the
+    // stats time series one instant at a time through the primary key; kept 7 days.
+    sql: `
+CREATE TABLE queue_samples (
+  queue TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  scheduled INTEGER NOT NULL,
+  queued INTEGER NOT NULL,
+  active INTEGER NOT NULL,
+  retrying INTEGER NOT NULL,
+  completed INTEGER NOT NULL,
+  dead INTEGER NOT NULL,
+  cancelled INTEGER NOT NULL,
+  oldest_age_ms INTEGER NOT NULL,
+  total_enqueued INTEGER NOT NULL,
+  total_completed INTEGER NOT NULL,
+  total_failed INTEGER NOT NULL,
+  total_dead INTEGER NOT NULL,
+  total_cancelled INTEGER NOT NULL,
+  total_replayed INTEGER NOT NULL,
+  wait_buckets TEXT NOT NULL,
+  wait_sum_ms INTEGER NOT NULL,
+  e2e_buckets TEXT NOT NULL,
+  e2e_sum_ms INTEGER NOT NULL,
+  PRIMARY KEY (queue, at)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX queue_samples_at ON queue_samples(at);
+`,
+  },
 ];
 
 export function migrate(db: SqliteDatabase, now: number): number[] {

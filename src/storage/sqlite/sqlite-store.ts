@@ -12,7 +12,6 @@
 import { QueueNotFoundError, StoreClosedError, StoreUnavailableError } from '../../core/errors.js';
 import type { Job } from '../../core/job.js';
 import type { QueueConfig } from '../../core/queue-config.js';
-import { JOB_STATES } from '../../core/states.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type {
   AuditEntryInput,
@@ -34,11 +33,11 @@ import type {
   JobPage,
   JobReplayParams,
   QueueRecord,
+  QueueSample,
   QueueStats,
   RecordKind,
   RecordPutParams,
   RecordPutResult,
-  StateCounts,
   Store,
   StoreCapabilities,
   StoreDurability,
@@ -69,6 +68,8 @@ import * as records from './records.js';
 import { queueRow, rowToQueue } from './queue-rows.js';
 import { type TxContext, WriteCoalescer } from './write-coalescer.js';
 import { rateLimitsOf } from '../rate-limits.js';
+import { statsFromCounters } from '../stats-rows.js';
+import { deleteExpiredSamples, insertSamples, samplesAt } from './queue-samples.js';
 
 export interface SqliteStoreOptions {
   /** File path (or ':memory:' for throwaway tests only; not durable). */
@@ -223,22 +224,25 @@ export class SqliteStore implements Store {
     const oldestStmt = this.#conn.stmt(`SELECT min(run_at) AS t FROM jobs WHERE queue = ? AND state = 'queued'`);
     return names.map((queue) => {
       const values = new Map((counterStmt.all(queue) as Array<{ name: string; value: number }>).map((r) => [r.name, r.value]));
-      const counts = Object.fromEntries(JOB_STATES.map((s) => [s, values.get(s) ?? 0])) as StateCounts;
       const oldest = (oldestStmt.get(queue) as { t: number | null }).t;
-      return {
-        queue,
-        counts,
-        oldestAgeSeconds: oldest == null ? 0 : Math.max(0, (now - oldest) / 1000),
-        totals: {
-          enqueued: values.get('total:enqueued') ?? 0,
-          completed: values.get('total:completed') ?? 0,
-          failed: values.get('total:failed') ?? 0,
-          dead: values.get('total:dead') ?? 0,
-          cancelled: values.get('total:cancelled') ?? 0,
-          replayed: values.get('total:replayed') ?? 0,
-        },
-      };
+      return statsFromCounters(queue, values, oldest == null ? 0 : Math.max(0, (now - oldest) / 1000));
     });
+  }
+
+  queueSampleInsertMany(params: { samples: readonly QueueStats[] }): Promise<{ at: number }> {
+    return this.#write((ctx) => {
+      insertSamples(ctx.conn, ctx.now, params.samples);
+      return { at: ctx.now };
+    });
+  }
+
+  async queueSampleListAt(params: { queue: string; at: readonly number[]; lookbackMs: number }): Promise<Array<QueueSample | null>> {
+    this.#assertOpen();
+    return samplesAt(this.#conn, params.queue, params.at, params.lookbackMs);
+  }
+
+  queueSampleDeleteExpired(params: { olderThanMs: number; limit: number }): Promise<number> {
+    return this.#write((ctx) => deleteExpiredSamples(ctx.conn, ctx.now - params.olderThanMs, params.limit));
   }
 
   // ── jobs: hot path ────────────────────────────────────────────────────────────────────────────────────

@@ -1,7 +1,7 @@
 /**
  * The maintainer runs the maintenance services once across every process sharing a store: it holds a
  * leader lease (`leaderAttempt`, renewed every ttl/3) and, while leader, runs the lease reaper, the counter
- * folder, the cleaner and the orphan-blob sweep on intervals, the scheduler on a timer aimed at the next due job and the schedule runner
+ * folder, the stats sampler, the cleaner (with sample pruning) and the orphan-blob sweep on intervals, the scheduler on a timer aimed at the next due job and the schedule runner
  * (recurring jobs) on a timer aimed at the next schedule's due time. Losing the lease (another
  * process took over after this one stalled) stops the services until it is regained. `runOnce()` runs
  * every service immediately, for tests and the CLI.
@@ -14,6 +14,7 @@ import type { Logger } from '../../logger.js';
 import { cleanExpired, sweepOrphanBlobs } from './cleaner.js';
 import { foldCounters } from './counter-folder.js';
 import { reapExpiredLeases } from './lease-reaper.js';
+import { pruneQueueSamples, SAMPLE_INTERVAL_MS, sampleQueueStats } from './stats-sampler.js';
 import { runDueSchedules, ScheduleRunner } from './schedule-runner.js';
 import { promoteDueJobs } from './scheduler.js';
 
@@ -24,6 +25,8 @@ export interface MaintainerOptions {
   /** How often the leader looks for payload blobs no job references (default hourly; cleaner.ts). */
   readonly blobSweepIntervalMs?: number;
   readonly foldIntervalMs?: number;
+  /** How often the leader records every queue's stats for the time series (default 10 s; stats-sampler.ts). */
+  readonly sampleIntervalMs?: number;
   /** Longest sleep of the scheduler when nothing is due (it also wakes on every commit event). */
   readonly schedulerMaxSleepMs?: number;
   /** Longest sleep of the schedule runner (recurring jobs): schedules changed on other nodes are seen within it. */
@@ -42,6 +45,7 @@ export class Maintainer {
   readonly #cleanMs: number;
   readonly #blobSweepMs: number;
   readonly #foldMs: number;
+  readonly #sampleMs: number;
   readonly #schedMaxMs: number;
   #leader = false;
   #stopped = true;
@@ -49,9 +53,10 @@ export class Maintainer {
   #schedTimer: NodeJS.Timeout | null = null;
   #schedRunning = false;
   #folding = false;
+  #sampling = false;
   #schedAgain = false;
   #unsubscribe: (() => void) | null = null;
-  readonly stats = { reaped: 0, promoted: 0, cleaned: 0, folded: 0, blobsSwept: 0, leaderChanges: 0 };
+  readonly stats = { reaped: 0, promoted: 0, cleaned: 0, folded: 0, blobsSwept: 0, sampled: 0, samplesPruned: 0, leaderChanges: 0 };
   /** Enqueues the due times of schedules (recurring jobs) while this process leads. */
   readonly schedules: ScheduleRunner;
 
@@ -69,6 +74,7 @@ export class Maintainer {
     this.#cleanMs = options.cleanIntervalMs ?? 60_000;
     this.#blobSweepMs = options.blobSweepIntervalMs ?? 60 * 60_000;
     this.#foldMs = options.foldIntervalMs ?? 1_000;
+    this.#sampleMs = options.sampleIntervalMs ?? SAMPLE_INTERVAL_MS;
     this.#schedMaxMs = options.schedulerMaxSleepMs ?? 1_000;
     this.schedules = new ScheduleRunner(store, log, { jobType: deps.jobType, isLeader: () => this.#leader }, { refreshMs: options.scheduleRefreshMs ?? 1_000 });
   }
@@ -84,6 +90,7 @@ export class Maintainer {
     this.#every(Math.max(100, Math.floor(this.#ttlMs / 3)), () => this.#elect());
     this.#every(this.#reapMs, () => (this.#leader ? this.#reap() : undefined));
     this.#every(this.#foldMs, () => (this.#leader ? this.#fold() : undefined));
+    this.#every(this.#sampleMs, () => (this.#leader ? this.#sample() : undefined));
     this.#every(this.#cleanMs, () => (this.#leader ? this.#clean() : undefined));
     this.#every(this.#blobSweepMs, () => (this.#leader ? this.#sweepBlobs() : undefined));
     // Re-aim the scheduler whenever anything commits (a new delayed job may be due sooner).
@@ -107,14 +114,16 @@ export class Maintainer {
   }
 
   /** Run every service now (whether or not this process leads). */
-  async runOnce(): Promise<{ reaped: number; promoted: number; cleaned: number; folded: number; scheduled: number; blobsSwept: number }> {
+  async runOnce(): Promise<{ reaped: number; promoted: number; cleaned: number; folded: number; scheduled: number; blobsSwept: number; sampled: number }> {
     const reaped = await reapExpiredLeases(this.#store, this.#deps, this.#log);
     const { enqueued: scheduled } = await runDueSchedules(this.#store, this.#deps, this.#log);
     const { promoted } = await promoteDueJobs(this.#store);
     const { jobs } = await cleanExpired(this.#store);
     const folded = await foldCounters(this.#store);
     const blobsSwept = await sweepOrphanBlobs(this.#store);
-    return { reaped, promoted, cleaned: jobs, folded, scheduled, blobsSwept };
+    const sampled = await sampleQueueStats(this.#store);
+    await pruneQueueSamples(this.#store);
+    return { reaped, promoted, cleaned: jobs, folded, scheduled, blobsSwept, sampled };
   }
 
   /** Something may be due sooner than the scheduler planned: look again now. */
@@ -187,8 +196,23 @@ export class Maintainer {
       const r = await cleanExpired(this.#store);
       this.stats.cleaned += r.jobs;
       if (r.jobs + r.keys > 0) this.#log.info(r, 'retention removed finished jobs and expired idempotency keys');
+      const pruned = await pruneQueueSamples(this.#store);
+      this.stats.samplesPruned += pruned;
     } catch (error) {
       this.#log.warn({ err: error }, 'cleaner failed');
+    }
+  }
+
+  async #sample(): Promise<void> {
+    if (this.#sampling) return; // a slow store is not sampled twice at once
+    this.#sampling = true;
+    try {
+      const n = await sampleQueueStats(this.#store);
+      this.stats.sampled += n;
+    } catch (error) {
+      this.#log.warn({ err: error }, 'stats sampler failed');
+    } finally {
+      this.#sampling = false;
     }
   }
 

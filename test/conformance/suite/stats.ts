@@ -1,5 +1,6 @@
 /** queueStatsGet: maintained counters that follow every transition and equal a brute-force count. */
 import { describe, expect, it } from 'vitest';
+import { EMPTY_HISTOGRAM } from '../../../src/core/latency.js';
 import { JOB_STATES } from '../../../src/core/states.js';
 import type { StateCounts, Store } from '../../../src/storage/store.js';
 import {
@@ -41,6 +42,7 @@ export function statsSuite(factory: StoreFactory): void {
         counts: counts({}),
         oldestAgeSeconds: 0,
         totals: { enqueued: 0, completed: 0, failed: 0, dead: 0, cancelled: 0, replayed: 0 },
+        latency: { wait: EMPTY_HISTOGRAM, e2e: EMPTY_HISTOGRAM },
       });
       expect((await store.queueStatsGet({ queues: ['b'] })).map((s) => s.queue)).toEqual(['b']);
     });

@@ -1,0 +1,169 @@
+/**
+ * GET /metrics and the library's metrics API, on every store, parsed with the strict exposition parser
+ * (test/helpers/prometheus.ts): every series the contract names is there, the queue series move with real
+ * work (enqueues, completions, failed attempts, a job into the DLQ, wait / enqueue→finish histograms counting
+ * the right jobs), admission refusals are counted (503 depth, 429 key rate limit), the HTTP series carry route
+ * templates only, and /metrics is authorised like GET /v1/queues.
+ */
+import { describe, expect, it } from 'vitest';
+import { JOB_STATES } from '../../src/core/states.js';
+import { forEachStore, waitUntil } from '../engine/harness.js';
+import { parsePrometheus, type Exposition } from '../helpers/prometheus.js';
+import { startApi, type Api } from './api-harness.js';
+import { ADMIN, call, createKey, startServer } from './auth-harness.js';
+
+const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+async function scrape(api: Pick<Api, 'call'>): Promise<Exposition> {
+  const res = await api.call('GET', '/metrics');
+  expect(res.status, res.text).toBe(200);
+  expect(res.headers.get('content-type')).toBe(CONTENT_TYPE);
+  return parsePrometheus(res.text);
+}
+
+/** Every queue series of the contract for `queue`, plus the per-process families. */
+function expectContractSeries(m: Exposition, queue: string): void {
+  for (const state of JOB_STATES) expect(m.value('spool_queue_jobs', { queue, state })).toBeGreaterThanOrEqual(0);
+  for (const name of ['spool_queue_oldest_age_seconds', 'spool_jobs_enqueued_total', 'spool_jobs_completed_total', 'spool_jobs_failed_total', 'spool_jobs_dead_total']) {
+    expect(m.value(name, { queue }), name).toBeGreaterThanOrEqual(0);
+  }
+  for (const h of ['spool_job_wait_seconds', 'spool_job_e2e_seconds']) {
+    expect(m.families.get(h)?.type).toBe('histogram');
+    const buckets = m.find(`${h}_bucket`, { queue });
+    expect(buckets.map((b) => b.labels['le'])).toEqual([
+      '0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '30', '60', '120', '300', '600', '1800', '3600', '+Inf',
+    ]);
+  }
+  expect(m.families.get('spool_admission_rejected_total')?.type).toBe('counter');
+  expect(m.families.get('spool_http_request_duration_seconds')?.type).toBe('histogram');
+  expect(m.families.get('spool_process_cpu_seconds_total')?.type).toBe('counter');
+}
+
+forEachStore(() => {
+  describe('GET /metrics', () => {
+    it('names every contract series and moves with real work: enqueues, completions, failed attempts, the DLQ, latency', async () => {
+      const api = await startApi();
+      const put = (name: string, body: unknown) => api.call('PUT', `/v1/queues/${name}`, { body });
+      expect((await put('emails', { maxAttempts: 2, backoff: { initialSeconds: 0.01, maxSeconds: 0.01 }, admission: { maxDepth: 3 } })).status).toBe(201);
+      expect((await put('other', {})).status).toBe(201);
+
+      const before = await scrape(api);
+      expectContractSeries(before, 'emails');
+      expectContractSeries(before, 'other');
+      expect(before.value('spool_jobs_enqueued_total', { queue: 'emails' })).toBe(0);
+      expect(before.value('spool_job_wait_seconds_count', { queue: 'emails' })).toBe(0);
+
+      // Three accepted (maxDepth 3), the fourth refused by admission (503), nothing written.
+      for (const payload of [{ ok: 1 }, { ok: 2 }, { fail: true }]) {
+        expect((await api.call('POST', '/v1/queues/emails/jobs', { body: { payload } })).status).toBe(202);
+      }
+      expect((await api.call('POST', '/v1/queues/emails/jobs', { body: { payload: { ok: 3 } } })).status).toBe(503);
+      expect((await api.call('POST', '/v1/queues/emails/jobs?dryRun=true', { body: { payload: { ok: 4 } } })).status).toBe(503); // not counted
+      const queued = await scrape(api);
+      expect(queued.value('spool_queue_jobs', { queue: 'emails', state: 'queued' })).toBe(3);
+      expect(queued.value('spool_queue_oldest_age_seconds', { queue: 'emails' })).toBeGreaterThanOrEqual(0);
+      expect(queued.value('spool_admission_rejected_total', { queue: 'emails', reason: 'max_depth' })).toBe(1);
+
+      // A worker: two complete, one fails twice and goes to the DLQ.
+      api.spool.handle('emails', async (payload: unknown) => {
+        if ((payload as { fail?: boolean }).fail) throw new Error('boom');
+      });
+      const worker = await api.spool.work({ queues: ['emails'] });
+      await waitUntil(async () => {
+        const [s] = await api.spool.stats('emails');
+        return s!.counts.completed === 2 && s!.counts.dead === 1;
+      }, 'two completed and one dead');
+      await worker.stop();
+
+      const m = await scrape(api);
+      expectContractSeries(m, 'emails');
+      const q = { queue: 'emails' };
+      expect(m.value('spool_jobs_enqueued_total', q)).toBe(3);
+      expect(m.value('spool_jobs_completed_total', q)).toBe(2);
+      expect(m.value('spool_jobs_failed_total', q)).toBe(2); // failed attempts: both of the poison job's
+      expect(m.value('spool_jobs_dead_total', q)).toBe(1);
+      expect(m.value('spool_queue_jobs', { ...q, state: 'completed' })).toBe(2);
+      expect(m.value('spool_queue_jobs', { ...q, state: 'dead' })).toBe(1);
+      expect(m.value('spool_queue_jobs', { ...q, state: 'queued' })).toBe(0);
+      expect(m.value('spool_queue_oldest_age_seconds', q)).toBe(0);
+      expect(m.value('spool_job_wait_seconds_count', q)).toBe(3); // first attempts only
+      expect(m.value('spool_job_e2e_seconds_count', q)).toBe(3); // two completed + one dead
+      expect(m.value('spool_job_e2e_seconds_sum', q)).toBeGreaterThan(0);
+      expect(m.value('spool_job_wait_seconds_bucket', { ...q, le: '+Inf' })).toBe(3);
+      // The other queue did nothing.
+      expect(m.value('spool_jobs_enqueued_total', { queue: 'other' })).toBe(0);
+      expect(m.value('spool_job_e2e_seconds_count', { queue: 'other' })).toBe(0);
+
+      // The library sees the same figures: a typed snapshot and the Prometheus text of its own registry.
+      const snapshot = await api.spool.metrics();
+      const emails = snapshot.queues.find((s) => s.queue === 'emails')!;
+      expect(emails.totals).toMatchObject({ enqueued: 3, completed: 2, failed: 2, dead: 1 });
+      expect(emails.latency.wait.count).toBe(3);
+      expect(emails.latency.e2e.count).toBe(3);
+      const lib = parsePrometheus(await api.spool.metricsText());
+      for (const name of ['spool_jobs_enqueued_total', 'spool_jobs_failed_total', 'spool_job_e2e_seconds_count', 'spool_job_wait_seconds_sum']) {
+        expect(lib.value(name, q), name).toBe(m.value(name, q));
+      }
+      expect(lib.families.has('spool_http_request_duration_seconds')).toBe(false); // per-process server series: not the library's
+    });
+
+    it('labels HTTP series with route templates, never raw URLs; unmatched requests share one label', async () => {
+      const api = await startApi();
+      await api.call('PUT', '/v1/queues/secret-tenant-queue', { body: {} });
+      await api.call('POST', '/v1/queues/secret-tenant-queue/jobs', { body: { payload: { n: 1 } } });
+      await api.call('GET', '/v1/queues/secret-tenant-queue');
+      await api.call('GET', '/no/such/path/with-a-job-id-1234');
+      await api.call('GET', '/v1/jobs/unknown-job-id');
+      const m = await scrape(api);
+      const http = m.find('spool_http_request_duration_seconds_count');
+      const routes = new Set(http.map((s) => s.labels['route']));
+      expect(routes).toContain('/v1/queues/:queue/jobs');
+      expect(routes).toContain('/v1/queues/:queue');
+      expect(routes).toContain('/v1/jobs/:id');
+      expect(routes).toContain('unmatched');
+      expect(m.value('spool_http_request_duration_seconds_count', { method: 'POST', route: '/v1/queues/:queue/jobs', status: '202' })).toBe(1);
+      expect(m.value('spool_http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status: '404' })).toBe(1);
+      expect(m.value('spool_http_request_duration_seconds_count', { method: 'GET', route: '/v1/jobs/:id', status: '404' })).toBe(1);
+      for (const s of m.find('spool_http_request_duration_seconds_bucket')) {
+        expect(Object.keys(s.labels).sort()).toEqual(['le', 'method', 'route', 'status']);
+        expect(s.labels['route']).not.toMatch(/secret-tenant|with-a-job-id|unknown-job-id/);
+      }
+    });
+  });
+
+  describe('GET /metrics with auth', () => {
+    it('needs a token with read; a key sees only the queues it may read; the key rate limit counts as rate_limit', async () => {
+      const server = await startServer();
+      const admin = { call: (method: string, path: string, o: { body?: unknown } = {}) => call(server.base, method, path, { token: ADMIN, ...o }) };
+      await admin.call('PUT', '/v1/queues/q1', { body: {} });
+      await admin.call('PUT', '/v1/queues/q2', { body: {} });
+
+      expect((await call(server.base, 'GET', '/metrics')).status).toBe(401);
+      expect((await call(server.base, 'GET', '/metrics', { token: 'wrong' })).status).toBe(401);
+      const publisher = await createKey(server.base, ['publish:*'], { rateLimit: { perSecond: 0.5 } });
+      expect((await call(server.base, 'GET', '/metrics', { token: publisher.secret })).status).toBe(403);
+
+      const reader = await createKey(server.base, ['read:q1']);
+      const res = await call(server.base, 'GET', '/metrics', { token: reader.secret });
+      expect(res.status).toBe(200);
+      const seen = parsePrometheus(res.text);
+      expect(seen.value('spool_jobs_enqueued_total', { queue: 'q1' })).toBe(0);
+      expect(seen.find('spool_jobs_enqueued_total', { queue: 'q2' })).toEqual([]);
+      expect(res.text).not.toContain('queue="q2"');
+      const all = parsePrometheus((await admin.call('GET', '/metrics')).text);
+      expect(all.value('spool_jobs_enqueued_total', { queue: 'q2' })).toBe(0);
+
+      // The publisher's limit: one token (0.5/s), so the second enqueue in a row is 429.
+      expect((await call(server.base, 'POST', '/v1/queues/q1/jobs', { token: publisher.secret, body: { payload: 1 } })).status).toBe(202);
+      expect((await call(server.base, 'POST', '/v1/queues/q1/jobs', { token: publisher.secret, body: { payload: 2 } })).status).toBe(429);
+      const after = parsePrometheus((await admin.call('GET', '/metrics')).text);
+      expect(after.value('spool_admission_rejected_total', { queue: 'q1', reason: 'rate_limit' })).toBe(1);
+      expect(after.value('spool_jobs_enqueued_total', { queue: 'q1' })).toBe(1);
+    });
+
+    it('is open when the server is', async () => {
+      const server = await startServer({ adminToken: null });
+      expect((await call(server.base, 'GET', '/metrics')).status).toBe(200);
+    });
+  });
+});
