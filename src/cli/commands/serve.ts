@@ -79,7 +79,15 @@ export function registerServe(program: Command): void {
         await push.start();
         const state: ServerState = { shuttingDown: false };
         const app = buildApp(spool, { state, maxBodyBytes, logger: log as unknown as FastifyBaseLogger }); // createLogger() is pino
-        await app.listen({ host, port });
+        try {
+          await app.listen({ host, port });
+        } catch (error) {
+          // Nothing was served: stop the workers, the push dispatcher and maintenance the start began, so the
+          // process exits with the one-line reason (a port in use used to leave a headless worker running).
+          await push.stop().catch(() => undefined);
+          await spool.close().catch(() => undefined);
+          throw new UsageError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
+        }
         const address = app.server.address();
         const realPort = typeof address === 'object' && address ? address.port : port;
         const shownHost = host.includes(':') ? `[${host}]` : host;
