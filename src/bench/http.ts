@@ -50,7 +50,7 @@ function serverEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 /** The log level `spool serve` runs at in these workloads (its default unless SPOOL_LOG_LEVEL says otherwise). */
 export const serverLogLevel = (): string => process.env['SPOOL_LOG_LEVEL'] ?? 'info';
 
-function startSpoolServe(ctx: WorkloadContext, env: Record<string, string> = {}): Promise<ServerProcess> {
+export function startSpoolServe(ctx: WorkloadContext, env: Record<string, string> = {}): Promise<ServerProcess> {
   return ServerProcess.start('spool serve', '../cli/main', ['serve', '--db', ctx.location, '--port', '0', '--grace', '5'], serverEnv(env));
 }
 

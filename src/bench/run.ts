@@ -3,7 +3,8 @@
  * min–max, and reads the durability settings back from the store it measured. Progress goes to stderr;
  * the table (or, with --json, one JSON array) to stdout. `--processes N` runs the consuming side of W3 and W5
  * in N worker processes (./consumers.ts); those rows are labelled `W3×Np`, `W5×Np`. The HTTP workloads (H1, H2,
- * H3 against a real `spool serve` child on the fresh store, L0 against a bare Fastify route) are in ./http.ts.
+ * H3 against a real `spool serve` child on the fresh store, L0 against a bare Fastify route) are in ./http.ts;
+ * M1 (scrape time of /metrics and /v1/queues with a million stored jobs) in ./scrape.ts.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -14,6 +15,7 @@ import { filesystemOf, median, round } from './measure.js';
 import { formatTable, type BenchRow } from './report.js';
 import { httpAccept, httpLimit, pushDelivery, serverLogLevel, type HttpRunResult } from './http.js';
 import type { StoreDurability } from '../storage/store.js';
+import { scrapeTime, SCRAPES, type ScrapeRuns } from './scrape.js';
 import { drain, enqueueBulk, enqueueSingle, latency, prefillBacklog, QUEUE, sustained, type RunResult, type WorkloadContext } from './workloads.js';
 
 export interface BenchFlags {
@@ -27,7 +29,7 @@ export interface BenchFlags {
 }
 
 
-const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'S1', 'L0', 'H1', 'H2', 'H3'] as const;
+const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'S1', 'M1', 'L0', 'H1', 'H2', 'H3'] as const;
 type WorkloadId = (typeof WORKLOADS)[number];
 const S1_BACKLOG = 1_000_000;
 /** The workloads whose consuming side can run in worker processes. */
@@ -92,6 +94,8 @@ class Bench {
         return this.#perProcessCount('W5', (ctx, processes) => sustained(ctx, { processes }));
       case 'S1':
         return this.#backlogScale();
+      case 'M1':
+        return this.#scrapeTime();
       case 'L0':
         return [await this.#limit()];
       case 'H1': {
@@ -188,6 +192,26 @@ class Bench {
       return row;
     });
     return [...extra, ...rows];
+  }
+
+  /** M1: one store holding 1,000,000 jobs (as S1's), then `reps` rounds of timed scrapes: one row per endpoint. */
+  async #scrapeTime(): Promise<BenchRow[]> {
+    const backlog = Math.round(S1_BACKLOG * this.#scale);
+    let runs: ScrapeRuns | null = null;
+    let durability: BenchRow['durability'] | null = null;
+    await this.#withStore('M1', async (ctx, d) => {
+      durability = d;
+      runs = await scrapeTime(ctx, backlog, this.#reps);
+    });
+    const { metrics, queues, stored } = runs!;
+    const note = (path: string) =>
+      `GET ${path} of a spool serve child, ${SCRAPES} sequential requests per rep alternating with the other endpoint, ` +
+      `on a store holding ${stored.toLocaleString('en-US')} jobs (40% waiting in another queue, 30% scheduled, 30% completed); ` +
+      'call p50/p99 = request time in ms (body read); jobs/s = requests per second of that endpoint (sequential)';
+    return [
+      { ...fold('M1-metrics', this.#kind, metrics, durability!, this.#reps), notes: note('/metrics') },
+      { ...fold('M1-queues', this.#kind, queues, durability!, this.#reps), notes: note('/v1/queues') },
+    ];
   }
 
   async #withStore(id: string, body: (ctx: WorkloadContext, durability: BenchRow['durability']) => Promise<void>): Promise<void> {

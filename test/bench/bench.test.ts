@@ -48,6 +48,23 @@ describe('spool bench', () => {
     }
   });
 
+  it('M1 times /metrics and /v1/queues of a spool serve child on a filled store, on both stores', async () => {
+    const base = process.env['TEST_DATABASE_URL'] ?? 'postgres://root@127.0.0.1:5432/test';
+    for (const db of [`sqlite:${join(dir, 'm.db')}`, base]) {
+      const { stdout, stderr } = await spool(['bench', '--db', db, '--workload', 'M1', '--reps', '2', '--scale', '0.002', '--json']);
+      const rows = JSON.parse(stdout) as Array<{ workload: string; n: number; reps: number; callLatencyMs: { p50: number; p99: number } | null; notes: string }>;
+      expect(rows.map((r) => r.workload)).toEqual(['M1-metrics', 'M1-queues']);
+      for (const r of rows) {
+        expect(r).toMatchObject({ n: 200, reps: 2 });
+        expect(r.callLatencyMs!.p50).toBeGreaterThan(0);
+        expect(r.callLatencyMs!.p99).toBeGreaterThanOrEqual(r.callLatencyMs!.p50);
+        expect(r.notes).toContain('holding 2,000 jobs');
+      }
+      expect(stderr).toMatch(/\[bench\] M1 rep 2\/2: \/metrics p50 [\d.]+ ms/);
+    }
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it('runs on PostgreSQL in a schema of its own per run, reads synchronous_commit back, and drops the schemas', async () => {
     const base = process.env['TEST_DATABASE_URL'] ?? 'postgres://root@127.0.0.1:5432/test';
     const child = spool(['bench', '--db', base, '--workload', 'W1,W3', '--reps', '1', '--scale', '0.01', '--json']);

@@ -6,7 +6,7 @@ import { runBench } from '../../bench/run.js';
 export function registerBench(program: Command): void {
   program
     .command('bench')
-    .description('run the standard workloads (W1–W5, S1; HTTP: L0, H1, H2, H3) and print a table (--json: one JSON array)')
+    .description('run the standard workloads (W1–W5, S1; HTTP: L0, H1, H2, H3; M1: scrape time with 1M jobs stored, on request) and print a table (--json: one JSON array)')
     .option('--db <url>', 'store URL to benchmark (default: a fresh SQLite file under ./.spool/bench/)')
     .option('--workload <ids>', 'comma-separated workloads', 'W1,W2,W3,W4,W5,S1,L0,H1,H2,H3')
     .option('--reps <n>', 'repetitions per workload (median reported)', '3')
