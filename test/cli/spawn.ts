@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { afterEach, beforeAll } from 'vitest';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -255,4 +256,19 @@ export async function inTurn<T extends readonly (() => Promise<unknown>)[]>(fns:
 /** Assert-friendly view of a failure: stderr must be exactly one `spool: …` line. */
 export function stderrLines(r: { stderr: string }): string[] {
   return r.stderr.split('\n').filter((l) => l.length > 0);
+}
+
+/**
+ * The set-up every file that runs the compiled CLI shares: build it once, and after each test kill the
+ * long-running processes the test pushed onto `procs` and remove its temporary directories.
+ */
+export function cliTestScope(): { tmp: TempDirs; procs: LongRunning[] } {
+  const tmp = new TempDirs();
+  const procs: LongRunning[] = [];
+  beforeAll(buildCli);
+  afterEach(() => {
+    for (const p of procs.splice(0)) p.kill();
+    tmp.cleanup();
+  });
+  return { tmp, procs };
 }

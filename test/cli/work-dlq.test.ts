@@ -1,15 +1,9 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, inTurn, spool, spoolLong, stderrLines, TempDirs, type LongRunning } from './spawn.js';
+import { describe, expect, it } from 'vitest';
+import { cliTestScope, inTurn, type LongRunning, spool, spoolLong, stderrLines } from './spawn.js';
 
-const tmp = new TempDirs();
-const procs: LongRunning[] = [];
-beforeAll(buildCli);
-afterEach(() => {
-  for (const p of procs.splice(0)) p.kill();
-  tmp.cleanup();
-});
+const { tmp, procs } = cliTestScope();
 
 interface JobJson {
   id: string;

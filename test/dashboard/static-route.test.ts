@@ -8,8 +8,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, ROOT, spoolLong, TempDirs, type LongRunning } from '../cli/spawn.js';
+import { describe, expect, it } from 'vitest';
+import { cliTestScope, ROOT, spoolLong } from '../cli/spawn.js';
 import { ADMIN, call, startServer } from '../server/auth-harness.js';
 
 const DIR = join(ROOT, 'dashboard');
@@ -122,13 +122,7 @@ describe('the dashboard route', () => {
 });
 
 describe('the dashboard from the compiled CLI', () => {
-  const tmp = new TempDirs();
-  const procs: LongRunning[] = [];
-  beforeAll(buildCli);
-  afterEach(() => {
-    for (const p of procs.splice(0)) p.kill();
-    tmp.cleanup();
-  });
+  const { tmp, procs } = cliTestScope();
 
   it('spool serve (dist/) finds dashboard/ beside it and serves the page and its modules', async () => {
     const dir = tmp.make('spool-dashboard-');

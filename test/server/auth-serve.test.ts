@@ -4,16 +4,10 @@
  * (that refusal's exact line is asserted in serve.test.ts).
  */
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, spool, spoolLong, stderrLines, TempDirs, type LongRunning } from '../cli/spawn.js';
+import { describe, expect, it } from 'vitest';
+import { cliTestScope, spool, spoolLong, stderrLines } from '../cli/spawn.js';
 
-const tmp = new TempDirs();
-const procs: LongRunning[] = [];
-beforeAll(buildCli);
-afterEach(() => {
-  for (const p of procs.splice(0)) p.kill();
-  tmp.cleanup();
-});
+const { tmp, procs } = cliTestScope();
 
 const LISTENING = /listening on http:\/\/([^:]+):(\d+)$/m;
 

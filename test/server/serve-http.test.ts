@@ -6,18 +6,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, spool, spoolLong, stderrLines, TempDirs, type LongRunning } from '../cli/spawn.js';
+import { describe, expect, it } from 'vitest';
+import { cliTestScope, type LongRunning, spool, spoolLong, stderrLines } from '../cli/spawn.js';
 import { waitUntil } from '../engine/harness.js';
 import { call } from './api-harness.js';
 
-const tmp = new TempDirs();
-const procs: LongRunning[] = [];
-beforeAll(buildCli);
-afterEach(() => {
-  for (const p of procs.splice(0)) p.kill();
-  tmp.cleanup();
-});
+const { tmp, procs } = cliTestScope();
 
 async function serve(args: string[], env: Record<string, string> = {}): Promise<{ server: LongRunning; base: string }> {
   const server = spoolLong(['serve', '--port', '0', ...args], { env });

@@ -4,20 +4,14 @@
  * flight finish within the grace period before the process exits 0.
  */
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Spool } from '../../src/spool.js';
-import { buildCli, spoolLong, TempDirs, type LongRunning } from '../cli/spawn.js';
+import { cliTestScope, spoolLong } from '../cli/spawn.js';
 import { waitUntil } from '../engine/harness.js';
 import { call } from './api-harness.js';
 import { startTarget } from './push-target.js';
 
-const tmp = new TempDirs();
-const procs: LongRunning[] = [];
-beforeAll(buildCli);
-afterEach(() => {
-  for (const p of procs.splice(0)) p.kill();
-  tmp.cleanup();
-});
+const { tmp, procs } = cliTestScope();
 
 describe('spool serve: push delivery', () => {
   it('delivers a target queue with no handlers module, and SIGTERM lets the delivery in flight finish', async () => {

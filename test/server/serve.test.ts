@@ -1,15 +1,9 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, spool, spoolLong, stderrLines, TempDirs, type LongRunning } from '../cli/spawn.js';
+import { describe, expect, it } from 'vitest';
+import { cliTestScope, type LongRunning, spool, spoolLong, stderrLines } from '../cli/spawn.js';
 
-const tmp = new TempDirs();
-const procs: LongRunning[] = [];
-beforeAll(buildCli);
-afterEach(() => {
-  for (const p of procs.splice(0)) p.kill();
-  tmp.cleanup();
-});
+const { tmp, procs } = cliTestScope();
 
 const LISTENING = /listening on http:\/\/(127\.0\.0\.1):(\d+)$/m;
 
@@ -76,6 +70,16 @@ describe('spool serve', () => {
     expect(stderrLines(badPort)).toEqual(['spool: invalid port "70000"']);
     expect(badGrace.code).toBe(2);
     expect(stderrLines(badGrace)).toEqual(['spool: --grace must be a number of seconds']);
+  });
+
+  it('a port already in use: exit 2 with one reason line, nothing left running (it used to keep its workers)', async () => {
+    const dir = tmp.make('spool-serve-');
+    const { port } = await serve(['--port', '0', '--db', `sqlite:${join(dir, 'a.db')}`]);
+    const second = await spool(['serve', '--port', String(port), '--db', `sqlite:${join(dir, 'b.db')}`], { timeoutMs: 15_000 });
+    expect(second.code).toBe(2);
+    expect(second.stdout).not.toMatch(/listening/);
+    const reasons = stderrLines(second).filter((l) => !l.startsWith('{')); // pino's JSON lines aside
+    expect(reasons).toEqual([expect.stringMatching(new RegExp(`^spool: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`))]);
   });
 
   it('a `spool work` process beside `serve` on the same file runs jobs enqueued through the CLI', async () => {
