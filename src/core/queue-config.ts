@@ -13,6 +13,24 @@ export function isValidQueueName(name: unknown): name is string {
   return typeof name === 'string' && QUEUE_NAME_RE.test(name);
 }
 
+/**
+ * Queue names starting with `spool.` belong to Spool itself (the webhook deliveries' `spool.webhooks`):
+ * they cannot be declared, and jobs cannot be enqueued into them, from the API, the library or the CLI.
+ * Operators still see them, page their DLQs, replay and pause them.
+ */
+export const INTERNAL_QUEUE_PREFIX = 'spool.';
+
+export function isInternalQueueName(name: string): boolean {
+  return name.startsWith(INTERNAL_QUEUE_PREFIX);
+}
+
+/** The transitions a queue's `webhook` may notify; a job's `callbackUrl` hears `completed` and `dead`. */
+export const WEBHOOK_EVENTS = ['completed', 'dead', 'cancelled'] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+export const DEFAULT_WEBHOOK_EVENTS: readonly WebhookEvent[] = ['completed', 'dead'];
+/** How long a replaced webhook secret keeps signing alongside the new one (`webhook.secretRotationSeconds`). */
+export const DEFAULT_SECRET_ROTATION_SECONDS = 86400;
+
 const PositiveSeconds = (description: string) => Type.Number({ exclusiveMinimum: 0, maximum: 10 * 365 * 86400, description });
 
 export const BackoffSchema = Type.Object(
@@ -79,7 +97,20 @@ export const QueueConfigSchema = Type.Object(
         {
           url: Type.String({ minLength: 1, maxLength: 2048 }),
           secret: Type.String({ minLength: 1, maxLength: 512 }),
-          events: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 16 })),
+          events: Type.Optional(
+            Type.Array(Type.Union([Type.Literal('completed'), Type.Literal('dead'), Type.Literal('cancelled')]), {
+              maxItems: WEBHOOK_EVENTS.length,
+              uniqueItems: true,
+              description: `which transitions notify (default ${JSON.stringify(DEFAULT_WEBHOOK_EVENTS)})`,
+            }),
+          ),
+          secretRotationSeconds: Type.Optional(
+            Type.Number({
+              minimum: 0,
+              maximum: 30 * 86400,
+              description: 'how long a replaced secret keeps signing alongside the new one (default 86400)',
+            }),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -157,6 +188,10 @@ export function agingSecondsOf(config: QueueConfig): number {
 
 export function onDeadOf(config: QueueConfig): 'continue' | 'block' {
   return config.ordering?.onDead ?? DEFAULTS.onDead;
+}
+
+export function webhookEventsOf(config: QueueConfig): readonly WebhookEvent[] {
+  return config.webhook ? (config.webhook.events ?? DEFAULT_WEBHOOK_EVENTS) : [];
 }
 
 export function retentionOf(config: QueueConfig): { completedSeconds: number; deadSeconds: number } {

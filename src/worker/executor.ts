@@ -7,7 +7,7 @@
  * that timed out or lost its lease is "settled" at once (its slot frees, its later result is ignored);
  * JavaScript cannot kill the handler, so its signal is aborted and it is expected to stop.
  */
-import { toJobError, isNonRetryable, type JobError } from '../core/job.js';
+import { toJobError, isNonRetryable, retryAfterMsOf, type JobError } from '../core/job.js';
 import { resolveRunSettings, type QueueConfig } from '../core/queue-config.js';
 import { failureOutcome } from '../core/retry.js';
 import { SpoolError } from '../core/errors.js';
@@ -106,7 +106,7 @@ export class Executor {
 
   async #execute(entry: InFlight, resolved: ResolvedHandler | undefined, backoff: ReturnType<typeof resolveRunSettings>['retry']['backoff']): Promise<void> {
     const { job } = entry;
-    let outcome: { ok: true; resultJson: string | null } | { ok: false; error: JobError; retryable: boolean };
+    let outcome: { ok: true; resultJson: string | null } | { ok: false; error: JobError; retryable: boolean; retryAfterMs: number | null };
     try {
       if (!resolved) throw new SpoolError('job_type_not_found', `no handler for job type "${job.type ?? '(none)'}" on queue "${job.queue}"`);
       let payload: unknown = JSON.parse(job.payloadJson);
@@ -117,7 +117,7 @@ export class Executor {
       outcome = { ok: true, resultJson: result === undefined ? null : JSON.stringify(result) };
     } catch (thrown) {
       const retryable = !isNonRetryable(thrown);
-      outcome = { ok: false, error: toJobError(thrown, retryable ? undefined : false), retryable };
+      outcome = { ok: false, error: toJobError(thrown, retryable ? undefined : false), retryable, retryAfterMs: retryAfterMsOf(thrown) };
     }
     if (entry.settled) {
       this.#log.debug({ jobId: job.id }, 'handler finished after its attempt was settled (timeout or lease lost); result ignored');
@@ -133,7 +133,8 @@ export class Executor {
       void this.#completer.complete({ id: job.id, leaseToken: job.leaseToken, resultJson: outcome.resultJson }, giveUpAt);
       return;
     }
-    const decision = failureOutcome({ maxAttempts: job.maxAttempts, backoff }, job.attempt, { retryable: outcome.retryable });
+    // A handler may choose the retry's delay (RetryAfterError); the attempt budget still applies.
+    const decision = failureOutcome({ maxAttempts: job.maxAttempts, backoff }, job.attempt, { retryable: outcome.retryable, retryAfterMs: outcome.retryAfterMs });
     this.#log.warn(
       { jobId: job.id, queue: job.queue, attempt: job.attempt, correlationId: job.correlationId, to: decision.to, err: outcome.error.message },
       'job attempt failed',

@@ -34,6 +34,7 @@ import { retentionSuite } from './suite/retention.js';
 import { retrySuite } from './suite/retry.js';
 import { statsSuite } from './suite/stats.js';
 import { stepsSuite } from './suite/steps.js';
+import { webhookDeliverySuite } from './suite/webhook-deliveries.js';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test';
 
@@ -92,6 +93,12 @@ describe('store conformance: postgres', () => {
   rateLimitSuite(postgres);
   blobSuite(postgres);
   jobHistorySuite(postgres);
+  webhookDeliverySuite(postgres, async (store) => {
+    const schema = `"${(store as PostgresStore).schema}"`;
+    await admin.query(`CREATE FUNCTION ${schema}.fail_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected: no deliveries'; END $$;
+      CREATE TRIGGER fail_deliveries BEFORE INSERT ON ${schema}.jobs FOR EACH ROW WHEN (NEW.queue = 'spool.webhooks') EXECUTE FUNCTION ${schema}.fail_deliveries()`);
+    return async () => void (await admin.query(`DROP TRIGGER fail_deliveries ON ${schema}.jobs`));
+  });
 });
 
 describe('PostgreSQL-only checks', () => {
