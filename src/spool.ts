@@ -25,7 +25,7 @@ import {
   ValidationError,
 } from './core/errors.js';
 import type { Job } from './core/job.js';
-import { INTERNAL_QUEUE_PREFIX, isInternalQueueName, isValidQueueName, QueueConfigSchema, type QueueConfig } from './core/queue-config.js';
+import { INTERNAL_QUEUE_PREFIX, isInternalQueueName, isValidQueueName, QueueConfigSchema, webhookEventErrors, type QueueConfig } from './core/queue-config.js';
 import type { JobState } from './core/states.js';
 import { assertValid } from './core/validation.js';
 import { prepareInsert, type EnqueueItem, type EnqueueOptions } from './engine/enqueue.js';
@@ -143,8 +143,9 @@ export class Spool {
       ]);
     }
     assertValid(QueueConfigSchema, config, 'queue config');
-    // SSRF guard at configuration: `target.url` / `webhook.url` must be http(s) and not a literal private address.
-    const targetErrors = queueTargetErrors(config);
+    // SSRF guard at configuration: `target.url` / `webhook.url` must be http(s) and not a literal private address;
+    // and `webhook.events` must name known events.
+    const targetErrors = [...queueTargetErrors(config), ...webhookEventErrors(config)];
     if (targetErrors.length > 0) throw new ValidationError(`queue config is invalid: ${targetErrors[0]!.path} ${targetErrors[0]!.message}`, targetErrors);
     const { created, queue } = await this.store.queueUpsert({ name, config });
     return { ...queue, created };

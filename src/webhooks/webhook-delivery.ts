@@ -22,6 +22,7 @@ import { validate } from '../core/validation.js';
 import { DeliverySchema, signingSecrets, type Delivery } from '../core/webhooks.js';
 import { webhookHeaders } from '../client/webhook-signature.js';
 import { describeStatus, OutboundRequestError, type GuardedHttpClient, type PostResponse } from '../net/guarded-http.js';
+import type { QueueConfig } from '../core/queue-config.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../storage/store.js';
 import type { Handler } from '../worker/handler.js';
@@ -176,4 +177,14 @@ export function retryAfterMs(value: string | string[] | undefined, nowMs: number
   if (/^[0-9]+$/.test(text)) return Number(text) * 1000;
   const at = Date.parse(text);
   return Number.isFinite(at) ? Math.max(0, at - nowMs) : null;
+}
+
+/**
+ * Why a job's callbackUrl on a queue with `config` could not be signed — the queue has no webhook (whose secret
+ * signs callbacks) and SPOOL_WEBHOOK_SECRET is unset — as a 422 message; null when it can. Spool refuses such a
+ * job at enqueue rather than send an unsigned notification.
+ */
+export function callbackSecretProblem(config: QueueConfig, env: NodeJS.ProcessEnv = process.env): string | null {
+  if (config.webhook || env[WEBHOOK_SECRET_ENV]) return null;
+  return `cannot be signed: the queue has no webhook (whose secret signs callbacks) and ${WEBHOOK_SECRET_ENV} is not set`;
 }

@@ -4,7 +4,8 @@
  * Shutdown (SIGTERM / SIGINT): /v1 answers 503 (and /readyz 503) from the first moment, long polls answer
  * at once, the listener closes and in-flight requests finish (an enqueue already committing still gets its
  * 202); then in-process handlers get the grace period (`--grace`, default 25 s) and whatever is still
- * running is released; the process exits 0. Push deliveries (queues with a `target`) get the same grace period.
+ * running is released; the process exits 0. Push deliveries (queues with a `target`) and webhook notifications
+ * (queue `webhook`, job `callbackUrl`; `--no-webhooks` leaves them to other nodes) get the same grace period.
  */
 import type { Command } from 'commander';
 import type { FastifyBaseLogger } from 'fastify';
@@ -13,6 +14,7 @@ import { adminTokenProblem } from '../../server/auth/plugin.js';
 import { buildApp, maxBodyBytesFromEnv, type ServerState } from '../../server/app.js';
 import { createLogger } from '../../logger.js';
 import { PushDispatcher } from '../../push/push-dispatcher.js';
+import { PUBLIC_URL_ENV } from '../../webhooks/webhook-delivery.js';
 import { Spool } from '../../spool.js';
 import { action, loadHandlers, parseList, storeUrl, UsageError } from '../shared.js';
 import { loadConfigFile } from '../config-file.js';
@@ -30,8 +32,9 @@ export function registerServe(program: Command): void {
     .option('--handlers <module>', 'module whose handlers run in-process (SPOOL_HANDLERS)')
     .option('--queues <names>', 'comma-separated queues for the in-process workers (default: all with handlers)')
     .option('--grace <seconds>', 'shutdown grace period for running handlers', '25')
+    .option('--no-webhooks', 'do not deliver webhook notifications from this node (other nodes or workers do)')
     .action(
-      action(async (flags: { host?: string; port?: string; db?: string; config?: string; handlers?: string; queues?: string; grace: string }) => {
+      action(async (flags: { host?: string; port?: string; db?: string; config?: string; handlers?: string; queues?: string; grace: string; webhooks: boolean }) => {
         const host = flags.host ?? process.env['SPOOL_HOST'] ?? '127.0.0.1';
         const portText = flags.port ?? process.env['SPOOL_PORT'] ?? '7420';
         const port = Number(portText);
@@ -54,10 +57,15 @@ export function registerServe(program: Command): void {
         const configFile = flags.config ?? process.env['SPOOL_CONFIG'];
         const fromConfig = configFile ? await loadConfigFile(spool, configFile) : null;
         const handlersModule = flags.handlers ?? process.env['SPOOL_HANDLERS'] ?? fromConfig?.handlers ?? undefined;
+        // Webhook notifications (queue `webhook`, job `callbackUrl`): deliveries are claimed exclusively, so every
+        // node runs a dispatcher and they share the work. Their statusUrl is absolute under SPOOL_PUBLIC_URL, else
+        // under the address this server listens on (known once it listens).
+        let listeningUrl: string | undefined;
+        if (flags.webhooks) await spool.startWebhooks({ shutdownGraceMs: grace * 1000, publicUrl: () => process.env[PUBLIC_URL_ENV] ?? listeningUrl });
         if (handlersModule) {
           const handlers = await loadHandlers(spool, handlersModule);
           const queues = parseList(flags.queues);
-          await spool.work({ handlers, ...(queues ? { queues } : {}), shutdownGraceMs: grace * 1000 });
+          await spool.work({ handlers, ...(queues ? { queues } : {}), shutdownGraceMs: grace * 1000, webhooks: false });
         } else {
           // No handlers here: remote workers (`spool work --url`) do the work. Maintenance still runs, so their
           // expired leases come back (a failed attempt each) and retries and delayed jobs come due.
@@ -72,7 +80,8 @@ export function registerServe(program: Command): void {
         const address = app.server.address();
         const realPort = typeof address === 'object' && address ? address.port : port;
         const shownHost = host.includes(':') ? `[${host}]` : host;
-        process.stdout.write(`spool ${spool.store.description} listening on http://${shownHost}:${realPort}\n`);
+        listeningUrl = `http://${shownHost}:${realPort}`;
+        process.stdout.write(`spool ${spool.store.description} listening on ${listeningUrl}\n`);
         const shutdown = async (signal: string): Promise<void> => {
           if (state.shuttingDown) return;
           state.shuttingDown = true;
