@@ -7,9 +7,11 @@
  * window; failed deliveries end in the DLQ of `spool.webhooks` and replay; hostile configuration is a 422.
  * The dispatcher's schedule is shortened through its options (never minutes of sleeping).
  */
+import Fastify from 'fastify';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { NonRetryableError, ValidationError } from '../../src/index.js';
+import { verifyWebhook } from '../../src/client/index.js';
 import type { Job } from '../../src/core/job.js';
 import { WEBHOOK_QUEUE, type Delivery } from '../../src/core/webhooks.js';
 import type { Spool } from '../../src/spool.js';
@@ -278,6 +280,31 @@ forEachStore(() => {
       expect(accepted.status).toBe(202);
       await deliveryOf(api.spool, accepted.body.id, 'completed');
       expect(verify(receiver.received[0]!, NEW_SECRET)).toMatchObject({ type: 'job.completed', data: { id: accepted.body.id } });
+    });
+
+    it('the Fastify receiver of docs/webhooks.md verifies the raw body bytes with verifyWebhook from spool/client', async () => {
+      const api = await setup();
+      const app = Fastify();
+      const events: unknown[] = [];
+      const refused: number[] = [];
+      await app.register(async (hooks) => {
+        hooks.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+        hooks.post('/hooks/spool', async (req, reply) => {
+          if (!verifyWebhook(req.body as Buffer, req.headers, [NEW_SECRET, SECRET])) {
+            refused.push(Date.now());
+            return reply.code(401).send();
+          }
+          events.push(JSON.parse((req.body as Buffer).toString('utf8')));
+          return reply.code(204).send();
+        });
+      });
+      const address = await app.listen({ host: '127.0.0.1', port: 0 });
+      onCleanup(() => app.close());
+      await api.spool.declareQueue('orders', { maxAttempts: 1, webhook: { url: `${address}/hooks/spool`, secret: SECRET } });
+      const id = await complete(api, { n: 3, note: 'naïve café ✓' });
+      await deliveryOf(api.spool, id, 'completed');
+      expect(events).toEqual([expect.objectContaining({ type: 'job.completed', data: expect.objectContaining({ id, result: { charged: 3 } }) })]);
+      expect(refused).toEqual([]);
     });
 
     it('hostile configuration is refused with 422 and the path: bad URL, unknown event, private literal, the spool. prefix', async () => {
