@@ -88,7 +88,8 @@ forEachStore((store) => {
       await waitUntil(() => receiver.received.length >= 2, 'the delivery after the restart', { timeoutMs: 90_000, intervalMs: 100 });
       const again = receiver.received[1]!;
       expect(again.headers['webhook-id']).toBe(heldId);
-      expect(verified(again)).toMatchObject({ type: 'job.completed', data: { id: first, state: 'completed', result: { shipped: true } } });
+      // statusUrl is absolute under the address the (restarted) server listens on, SPOOL_PUBLIC_URL being unset.
+      expect(verified(again)).toMatchObject({ type: 'job.completed', data: { id: first, state: 'completed', result: { shipped: true }, statusUrl: `${server.base}/v1/jobs/${first}` } });
       const delivery = await waitUntil(async () => {
         const d = await send(server, 'GET', `/v1/jobs/${heldId}`);
         return d.body.state === 'completed' ? d.body : undefined;

@@ -60,8 +60,8 @@ export function registerServe(program: Command): void {
         // Webhook notifications (queue `webhook`, job `callbackUrl`): deliveries are claimed exclusively, so every
         // node runs a dispatcher and they share the work. Their statusUrl is absolute under SPOOL_PUBLIC_URL, else
         // under the address this server listens on (known once it listens).
-        let listeningUrl: string | undefined;
-        if (flags.webhooks) await spool.startWebhooks({ shutdownGraceMs: grace * 1000, publicUrl: () => process.env[PUBLIC_URL_ENV] ?? listeningUrl });
+        const listening: { url?: string } = {};
+        if (flags.webhooks) await spool.startWebhooks({ shutdownGraceMs: grace * 1000, publicUrl: () => process.env[PUBLIC_URL_ENV] ?? listening.url });
         if (handlersModule) {
           const handlers = await loadHandlers(spool, handlersModule);
           const queues = parseList(flags.queues);
@@ -80,8 +80,8 @@ export function registerServe(program: Command): void {
         const address = app.server.address();
         const realPort = typeof address === 'object' && address ? address.port : port;
         const shownHost = host.includes(':') ? `[${host}]` : host;
-        listeningUrl = `http://${shownHost}:${realPort}`;
-        process.stdout.write(`spool ${spool.store.description} listening on ${listeningUrl}\n`);
+        listening.url = `http://${shownHost}:${realPort}`;
+        process.stdout.write(`spool ${spool.store.description} listening on ${listening.url}\n`);
         const shutdown = async (signal: string): Promise<void> => {
           if (state.shuttingDown) return;
           state.shuttingDown = true;
