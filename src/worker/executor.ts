@@ -11,7 +11,7 @@ import { toJobError, isNonRetryable, retryAfterMsOf, type JobError } from '../co
 import { resolveRunSettings, type QueueConfig } from '../core/queue-config.js';
 import { failureOutcome } from '../core/retry.js';
 import { SpoolError } from '../core/errors.js';
-import type { ClaimedJob, Store } from '../storage/store.js';
+import type { ClaimedJob, FencedResult, JobFailParams, Store } from '../storage/store.js';
 import { upcast, currentVersion, type JobTypeDefinition } from '../engine/job-types.js';
 import type { Logger } from '../logger.js';
 import type { Completer } from './completer.js';
@@ -21,7 +21,14 @@ import type { Handler, JobContext, JobInfo } from './handler.js';
 export type ExecutorStore = Pick<Store, 'jobProgressSet' | 'jobStepList' | 'jobStepSet'>;
 
 /** Where outcomes go: the completer (in-process), or acks / nacks over HTTP (remote worker). */
-export type OutcomeSink = Pick<Completer, 'complete' | 'fail'>;
+export interface OutcomeSink {
+  complete: Completer['complete'];
+  /**
+   * `retryAfterMs`: the delay the handler chose (RetryAfterError), already decided into `params`; the remote
+   * completer forwards it, since there the server decides the retry.
+   */
+  fail(params: JobFailParams, giveUpAt: number, retryAfterMs?: number | null): Promise<FencedResult>;
+}
 
 export interface ResolvedHandler {
   readonly handler: Handler;
@@ -149,6 +156,7 @@ export class Executor {
         reason: 'fail',
       },
       giveUpAt,
+      outcome.retryAfterMs,
     );
   }
 

@@ -57,11 +57,6 @@ export function registerServe(program: Command): void {
         const configFile = flags.config ?? process.env['SPOOL_CONFIG'];
         const fromConfig = configFile ? await loadConfigFile(spool, configFile) : null;
         const handlersModule = flags.handlers ?? process.env['SPOOL_HANDLERS'] ?? fromConfig?.handlers ?? undefined;
-        // Webhook notifications (queue `webhook`, job `callbackUrl`): deliveries are claimed exclusively, so every
-        // node runs a dispatcher and they share the work. Their statusUrl is absolute under SPOOL_PUBLIC_URL, else
-        // under the address this server listens on (known once it listens).
-        const listening: { url?: string } = {};
-        if (flags.webhooks) await spool.startWebhooks({ shutdownGraceMs: grace * 1000, publicUrl: () => process.env[PUBLIC_URL_ENV] ?? listening.url });
         if (handlersModule) {
           const handlers = await loadHandlers(spool, handlersModule);
           const queues = parseList(flags.queues);
@@ -74,6 +69,11 @@ export function registerServe(program: Command): void {
         // Push delivery for queues with a `target`, on every node (claims are exclusive: nodes share the work).
         const push = new PushDispatcher(spool, { shutdownGraceMs: grace * 1000 });
         await push.start();
+        // Webhook notifications (queue `webhook`, job `callbackUrl`), likewise on every node; started once the
+        // handlers are in place (a start that fails leaves no worker keeping the process alive). Their statusUrl is
+        // absolute under SPOOL_PUBLIC_URL, else under the address this server listens on (known once it listens).
+        const listening: { url?: string } = {};
+        if (flags.webhooks) await spool.startWebhooks({ shutdownGraceMs: grace * 1000, publicUrl: () => process.env[PUBLIC_URL_ENV] ?? listening.url });
         const state: ServerState = { shuttingDown: false };
         const app = buildApp(spool, { state, maxBodyBytes, logger: log as unknown as FastifyBaseLogger }); // createLogger() is pino
         await app.listen({ host, port });
