@@ -30,7 +30,7 @@ import {
   ValidationError,
 } from './core/errors.js';
 import type { Job } from './core/job.js';
-import { isValidQueueName, QueueConfigSchema, type QueueConfig } from './core/queue-config.js';
+import { INTERNAL_QUEUE_PREFIX, isInternalQueueName, isValidQueueName, QueueConfigSchema, webhookEventErrors, type QueueConfig } from './core/queue-config.js';
 import type { JobState } from './core/states.js';
 import { assertValid } from './core/validation.js';
 import { prepareInsert, type EnqueueItem, type EnqueueOptions } from './engine/enqueue.js';
@@ -51,6 +51,7 @@ import type { ResolvedHandler } from './worker/executor.js';
 import type { Handler } from './worker/handler.js';
 import { Maintainer, type MaintainerOptions } from './worker/maintenance/maintainer.js';
 import { Worker, type WorkerOptions } from './worker/runtime.js';
+import { WebhookDispatcher, type WebhookDispatcherOptions } from './webhooks/webhook-dispatcher.js';
 
 export interface SpoolOptions {
   /** Store URL (`sqlite:PATH`, default `sqlite:./.spool/spool.db`). Ignored when `store` is given. */
@@ -98,6 +99,12 @@ export interface JobType<P, R = unknown> {
 export interface WorkOptions extends Partial<WorkerOptions> {
   /** Handlers by job type or by queue name (used for jobs whose type has no defined handler). */
   readonly handlers?: Readonly<Record<string, Handler>>;
+  /**
+   * Also deliver webhook notifications in this process (the dispatcher over `spool.webhooks`, once per Spool;
+   * see `startWebhooks`). Default true; `false` leaves them to other processes (a `spool serve`, another
+   * worker); an object starts it with those options.
+   */
+  readonly webhooks?: boolean | WebhookDispatcherOptions;
 }
 
 export class Spool {
@@ -108,6 +115,8 @@ export class Spool {
   readonly #workers = new Set<Worker>();
   readonly #ownsStore: boolean;
   readonly #inserts: Batcher<JobInsertParams, EnqueueResult>;
+  /** The webhook dispatcher of this facade, once started (`startWebhooks`, or the first `work()`). */
+  #webhooks: Promise<WebhookDispatcher> | null = null;
   /** Maintenance without a worker (`maintain()`: a server whose handlers run in remote workers). */
   #maintainer: Maintainer | null = null;
   #metricsRegistry: Registry | null = null;
@@ -146,9 +155,15 @@ export class Spool {
   /** Create or update a queue (idempotent). Unknown or out-of-range settings are a ValidationError. */
   async declareQueue(name: string, config: QueueConfig = {}): Promise<QueueRecord & { created: boolean }> {
     if (!isValidQueueName(name)) throw new InvalidArgumentError(`invalid queue name "${String(name)}" (allowed: [A-Za-z0-9][A-Za-z0-9._-]{0,63})`);
+    if (isInternalQueueName(name)) {
+      throw new ValidationError(`queue name "${name}" is reserved: names starting with "${INTERNAL_QUEUE_PREFIX}" belong to Spool's internal queues`, [
+        { path: '/name', message: `the "${INTERNAL_QUEUE_PREFIX}" prefix is reserved for internal queues` },
+      ]);
+    }
     assertValid(QueueConfigSchema, config, 'queue config');
-    // SSRF guard at configuration: `target.url` / `webhook.url` must be http(s) and not a literal private address.
-    const targetErrors = queueTargetErrors(config);
+    // SSRF guard at configuration: `target.url` / `webhook.url` must be http(s) and not a literal private address;
+    // and `webhook.events` must name known events.
+    const targetErrors = [...queueTargetErrors(config), ...webhookEventErrors(config)];
     if (targetErrors.length > 0) throw new ValidationError(`queue config is invalid: ${targetErrors[0]!.path} ${targetErrors[0]!.message}`, targetErrors);
     const { created, queue } = await this.store.queueUpsert({ name, config });
     return { ...queue, created };
@@ -550,7 +565,24 @@ export class Spool {
     );
     this.#workers.add(worker);
     await worker.start();
+    if (options.webhooks !== false) await this.startWebhooks(typeof options.webhooks === 'object' ? options.webhooks : {});
     return worker;
+  }
+
+  /**
+   * Deliver webhook notifications from this process: a worker over the internal queue `spool.webhooks`
+   * (README "Webhooks"), with its own concurrency, so slow endpoints never hold up job processing. Started
+   * once per Spool (later calls return the running dispatcher and ignore their options); `work()` starts it
+   * unless told `webhooks: false`; `close()` stops it.
+   */
+  startWebhooks(options: WebhookDispatcherOptions = {}): Promise<WebhookDispatcher> {
+    if (this.#closed) return Promise.reject(new SpoolError('store_closed', 'spool is closed'));
+    this.#webhooks ??= (async () => {
+      const dispatcher = new WebhookDispatcher(this, options);
+      await dispatcher.start();
+      return dispatcher;
+    })();
+    return this.#webhooks;
   }
 
   /**
@@ -601,7 +633,8 @@ export class Spool {
     if (this.#closed) return;
     this.leases.close();
     this.#watcher.close();
-    await Promise.all([...this.#workers].map((w) => w.stop(options)));
+    const webhooks = await this.#webhooks?.catch(() => null);
+    await Promise.all([webhooks?.stop(options), ...[...this.#workers].map((w) => w.stop(options))]);
     await this.#maintainer?.stop();
     this.#closed = true;
     if (this.#ownsStore) await this.store.close();

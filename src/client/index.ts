@@ -1,6 +1,7 @@
 /**
  * `spool/client`: the typed HTTP client of a Spool server, for producers, operators and remote workers.
- * Importable on its own — it loads nothing of the server, the engine or the store drivers.
+ * Importable on its own — it loads nothing of the server, the engine or the store drivers (only Node's
+ * `node:crypto`, for `verifyWebhook`, the receiver's check of a webhook's signature).
  */
 export { SpoolClient } from './spool-client.js';
 export type {
@@ -38,3 +39,4 @@ export {
   type ProblemFieldError,
 } from './errors.js';
 export type { QueueConfig } from '../core/queue-config.js';
+export { verifyWebhook, type VerifyWebhookOptions, type WebhookHeaders } from './webhook-signature.js';

@@ -91,3 +91,26 @@ export class NonRetryableError extends Error {
 export function isNonRetryable(thrown: unknown): boolean {
   return !!thrown && typeof thrown === 'object' && (thrown as { retryable?: unknown }).retryable === false;
 }
+
+/**
+ * Throw this from a handler to choose when the next attempt starts: the attempt fails as usual (it counts
+ * against `maxAttempts`, and a job out of attempts goes to the DLQ), but the retry is due `retryAfterMs`
+ * from now instead of after the computed backoff. Any thrown value with a finite, non-negative numeric
+ * `retryAfterMs` is honoured the same way (the webhook dispatcher uses it for its own schedule and for a
+ * receiver's `Retry-After`).
+ */
+export class RetryAfterError extends Error {
+  readonly retryAfterMs: number;
+  constructor(message: string, retryAfterMs: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RetryAfterError';
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** The delay a thrown value asks for (see RetryAfterError), or null when it asks for none. */
+export function retryAfterMsOf(thrown: unknown): number | null {
+  if (!thrown || typeof thrown !== 'object') return null;
+  const ms = (thrown as { retryAfterMs?: unknown }).retryAfterMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : null;
+}

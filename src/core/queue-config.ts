@@ -4,6 +4,7 @@
  * job option > job type > queue > server default.
  */
 import { Type, type Static } from 'typebox';
+import type { FieldError } from './errors.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy, type RetryPolicy } from './retry.js';
 
 export const QUEUE_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
@@ -12,6 +13,24 @@ const QUEUE_NAME_RE = new RegExp(QUEUE_NAME_PATTERN);
 export function isValidQueueName(name: unknown): name is string {
   return typeof name === 'string' && QUEUE_NAME_RE.test(name);
 }
+
+/**
+ * Queue names starting with `spool.` belong to Spool itself (the webhook deliveries' `spool.webhooks`):
+ * they cannot be declared, and jobs cannot be enqueued into them, from the API, the library or the CLI.
+ * Operators still see them, page their DLQs, replay and pause them.
+ */
+export const INTERNAL_QUEUE_PREFIX = 'spool.';
+
+export function isInternalQueueName(name: string): boolean {
+  return name.startsWith(INTERNAL_QUEUE_PREFIX);
+}
+
+/** The transitions a queue's `webhook` may notify; a job's `callbackUrl` hears `completed` and `dead`. */
+export const WEBHOOK_EVENTS = ['completed', 'dead', 'cancelled'] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+export const DEFAULT_WEBHOOK_EVENTS: readonly WebhookEvent[] = ['completed', 'dead'];
+/** How long a replaced webhook secret keeps signing alongside the new one (`webhook.secretRotationSeconds`). */
+export const DEFAULT_SECRET_ROTATION_SECONDS = 86400;
 
 const PositiveSeconds = (description: string) => Type.Number({ exclusiveMinimum: 0, maximum: 10 * 365 * 86400, description });
 
@@ -89,7 +108,20 @@ export const QueueConfigSchema = Type.Object(
         {
           url: Type.String({ minLength: 1, maxLength: 2048 }),
           secret: Type.String({ minLength: 1, maxLength: 512 }),
-          events: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 16 })),
+          // Checked by webhookEventErrors (a 422 naming the item), like the URL: the schema only bounds the shape.
+          events: Type.Optional(
+            Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+              maxItems: 16,
+              description: `which transitions notify: ${WEBHOOK_EVENTS.join(', ')} (default ${DEFAULT_WEBHOOK_EVENTS.join(', ')})`,
+            }),
+          ),
+          secretRotationSeconds: Type.Optional(
+            Type.Number({
+              minimum: 0,
+              maximum: 30 * 86400,
+              description: 'how long a replaced secret keeps signing alongside the new one (default 86400)',
+            }),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -167,6 +199,20 @@ export function agingSecondsOf(config: QueueConfig): number {
 
 export function onDeadOf(config: QueueConfig): 'continue' | 'block' {
   return config.ordering?.onDead ?? DEFAULTS.onDead;
+}
+
+export function webhookEventsOf(config: QueueConfig): readonly string[] {
+  return config.webhook ? (config.webhook.events ?? DEFAULT_WEBHOOK_EVENTS) : [];
+}
+
+/** Unknown or repeated `webhook.events` entries, each with its JSON Pointer (the declaration answers 422). */
+export function webhookEventErrors(config: QueueConfig): FieldError[] {
+  const errors: FieldError[] = [];
+  (config.webhook?.events ?? []).forEach((event, i) => {
+    if (!(WEBHOOK_EVENTS as readonly string[]).includes(event)) errors.push({ path: `/webhook/events/${i}`, message: `must be one of ${WEBHOOK_EVENTS.join(', ')}` });
+    else if (config.webhook!.events!.indexOf(event) !== i) errors.push({ path: `/webhook/events/${i}`, message: `repeats "${event}"` });
+  });
+  return errors;
 }
 
 export function retentionOf(config: QueueConfig): { completedSeconds: number; deadSeconds: number } {

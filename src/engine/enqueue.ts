@@ -3,11 +3,11 @@
  * timing, payload schema of the job type), JSON serialisation, the idempotency fingerprint, and whether the
  * payload is stored inline or once as a blob (over INLINE_PAYLOAD_MAX_BYTES of JSON).
  */
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError, ValidationError } from '../core/errors.js';
 import { fingerprint } from '../core/fingerprint.js';
 import { uuidv7 } from '../core/ids.js';
 import { DEFAULT_PRIORITY, isPriority, type Priority } from '../core/priority.js';
-import { isValidQueueName } from '../core/queue-config.js';
+import { isInternalQueueName, isValidQueueName } from '../core/queue-config.js';
 import type { BackoffPolicy } from '../core/retry.js';
 import { normalizeTraceparent } from '../observability/trace-context.js';
 import type { JobInsertParams } from '../storage/store.js';
@@ -105,6 +105,8 @@ function jobMeta(item: EnqueueItem): Record<string, string> | null {
 
 export function prepareInsert(item: EnqueueItem, types: JobTypeRegistry): JobInsertParams {
   if (!isValidQueueName(item.queue)) throw new InvalidArgumentError(`invalid queue name "${String(item.queue)}"`);
+  // Only the store writes into internal queues (a webhook delivery enqueued from outside could have any body signed).
+  if (isInternalQueueName(item.queue)) throw new ValidationError(`queue "${item.queue}" is internal: jobs cannot be enqueued into it`, [{ path: '/queue', message: 'is an internal queue' }]);
   const type = optionalKey('type', item.type);
   const def = type ? types.get(type) : undefined;
   if (def && def.queue !== item.queue) {

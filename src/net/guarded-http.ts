@@ -5,7 +5,7 @@
  * 3xx is handed back as it is). One deadline covers connect, request and response; the response body is read
  * up to a cap and the rest dropped.
  *
- * Callers: push/push-delivery.ts. Owns its agents: `close()` destroys their sockets.
+ * Callers: push/push-delivery.ts, webhooks/webhook-delivery.ts. Owns its agents: `close()` destroys their sockets.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -136,6 +136,16 @@ export class GuardedHttpClient {
     this.#http.destroy();
     this.#https.destroy();
   }
+}
+
+/** A non-2xx answer in one line for an attempt's error: `<who> answered 503: <start of the body>`, redirects named as such. */
+export function describeStatus(who: string, res: PostResponse): string {
+  if (res.status >= 300 && res.status < 400) {
+    const location = res.headers.location ? ` to ${String(res.headers.location).slice(0, 200)}` : '';
+    return `${who} answered ${res.status}${location}: redirects are not followed`;
+  }
+  const text = res.body.toString('utf8').replace(/\s+/g, ' ').trim().slice(0, 200);
+  return `${who} answered ${res.status}${text ? `: ${text}` : ''}`;
 }
 
 function failureOf(signal: AbortSignal, timeout: AbortSignal, timeoutMs: number, error: unknown, target: URL): OutboundRequestError {

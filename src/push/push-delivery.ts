@@ -12,8 +12,8 @@
  * dispatcher.
  */
 import type { QueueConfig } from '../core/queue-config.js';
-import { OutboundRequestError, type GuardedHttpClient, type PostResponse } from '../net/guarded-http.js';
-import { webhookHeaders } from '../net/webhook-signature.js';
+import { describeStatus, OutboundRequestError, type GuardedHttpClient, type PostResponse } from '../net/guarded-http.js';
+import { webhookHeaders } from '../client/webhook-signature.js';
 import { childTraceparent } from '../observability/trace-context.js';
 import type { Handler } from '../worker/handler.js';
 
@@ -74,7 +74,7 @@ export function pushHandler(deps: PushDeliveryDeps): Handler {
       throw error;
     }
     if (res.status >= 200 && res.status < 300) return resultOf(res);
-    throw new PushDeliveryError('status', statusMessage(res), res.status);
+    throw new PushDeliveryError('status', describeStatus('target', res), res.status);
   };
 }
 
@@ -87,13 +87,4 @@ function resultOf(res: PostResponse): unknown {
   } catch {
     return null;
   }
-}
-
-function statusMessage(res: PostResponse): string {
-  if (res.status >= 300 && res.status < 400) {
-    const location = res.headers.location ? ` to ${String(res.headers.location).slice(0, 200)}` : '';
-    return `target answered ${res.status}${location}: redirects are not followed`;
-  }
-  const text = res.body.toString('utf8').replace(/\s+/g, ' ').trim().slice(0, 200);
-  return `target answered ${res.status}${text ? `: ${text}` : ''}`;
 }

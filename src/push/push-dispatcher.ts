@@ -126,6 +126,7 @@ export class PushDispatcher {
       shutdownGraceMs: this.#opts.shutdownGraceMs ?? 25_000,
       pollIntervalMs: this.#opts.pollIntervalMs ?? 1000,
       workerId: `push-${queue}-${Math.random().toString(36).slice(2, 8)}`,
+      webhooks: false,
     });
     this.#spool.log.info({ queue, concurrency: d.concurrency }, 'push: delivering queue');
   }

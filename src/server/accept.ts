@@ -19,7 +19,9 @@ import {
   type FieldError,
 } from '../core/errors.js';
 import { checkQueueContract } from '../engine/queue-contracts.js';
+import type { QueueConfig } from '../core/queue-config.js';
 import { targetUrlProblem } from '../net/target-guard.js';
+import { callbackSecretProblem } from '../webhooks/webhook-delivery.js';
 import type { EnqueueItem, EnqueueOptions } from '../engine/enqueue.js';
 import type { EnqueueResult, QueueInfo, Spool } from '../spool.js';
 import { FieldProblem, HttpProblem, SpoolProblem, type ProblemFieldError } from './problem.js';
@@ -67,7 +69,7 @@ export class AcceptPath {
     }
     const contract = checkQueueContract(info.config, body);
     if (contract.errors.length > 0) throw contractError(contract.errors);
-    const callback = callbackUrlProblem(body);
+    const callback = callbackUrlProblem(body, info.config);
     if (callback) throw new ValidationError(`callbackUrl ${callback}`, [{ path: '/callbackUrl', message: callback }]);
     const options = enqueueOptions(body, contract.version, ctx, ctx.idempotencyKey);
     this.#admit(queue, info, 1, ctx.dryRun);
@@ -114,7 +116,7 @@ export class AcceptPath {
     const prepared: EnqueueItem[] = items.map((item, index) => {
       const contract = checkQueueContract(info.config, item);
       for (const e of contract.errors) failed.push({ index, path: `/jobs/${index}${e.path}`, message: e.message });
-      const callback = callbackUrlProblem(item);
+      const callback = callbackUrlProblem(item, info.config);
       if (callback) failed.push({ index, path: `/jobs/${index}/callbackUrl`, message: callback });
       const options = enqueueOptions(item, contract.version, ctx, item.idempotencyKey ?? null);
       if (contract.errors.length === 0) {
@@ -202,9 +204,12 @@ function enqueueOptions(body: EnqueueBodyJson, version: number | undefined, ctx:
   };
 }
 
-/** A `callbackUrl` the server would be asked to call: http(s), not a literal private address (SSRF guard). */
-function callbackUrlProblem(body: { callbackUrl?: string | undefined }): string | null {
-  return body.callbackUrl === undefined ? null : targetUrlProblem(body.callbackUrl);
+/**
+ * A `callbackUrl` the server would be asked to call: http(s), not a literal private address (SSRF guard), and
+ * signable (the queue's webhook secret or SPOOL_WEBHOOK_SECRET: nothing is sent unsigned).
+ */
+function callbackUrlProblem(body: { callbackUrl?: string | undefined }, config: QueueConfig): string | null {
+  return body.callbackUrl === undefined ? null : (targetUrlProblem(body.callbackUrl) ?? callbackSecretProblem(config));
 }
 
 function contractError(errors: readonly FieldError[]): ValidationError {

@@ -6,6 +6,7 @@ import type { HistoryEntry, Job, JobError } from '../core/job.js';
 import { agingSecondsOf, DEFAULTS, onDeadOf, retentionOf, resolveRunSettings, type QueueConfig } from '../core/queue-config.js';
 import type { QueueInfo } from '../spool.js';
 import type { JobReceipt } from '../storage/store.js';
+import type { WebhookState } from '../core/webhooks.js';
 import type { QueueRates } from './queue-monitor.js';
 import type { QueueSeries } from '../engine/queue-series.js';
 import type { JobJson, JobStateEventJson, QueueJson, QueueSeriesJson } from './schemas/index.js';
@@ -85,6 +86,20 @@ export function redactConfig(config: QueueConfig): Record<string, unknown> {
   return out;
 }
 
+/** A queue's webhook: the declared settings (secret redacted) and its state — disabled by a 410, a secret rotating out. */
+function webhookJson(hook: NonNullable<QueueConfig['webhook']>, state: WebhookState | null): NonNullable<QueueJson['webhook']> {
+  const until = Math.max(0, ...(state?.previousSecrets ?? []).map((p) => p.until.getTime()).filter((t) => t > Date.now()));
+  return {
+    url: hook.url,
+    secret: REDACTED,
+    events: hook.events ? [...hook.events] : null,
+    secretRotationSeconds: hook.secretRotationSeconds ?? null,
+    disabledAt: iso(state?.disabledAt ?? null),
+    disabledReason: state?.disabledReason ?? null,
+    previousSecretUntil: until > 0 ? new Date(until).toISOString() : null,
+  };
+}
+
 export function queueJson(info: QueueInfo, rates: QueueRates | null): QueueJson {
   const c = info.config;
   const run = resolveRunSettings(c);
@@ -110,7 +125,7 @@ export function queueJson(info: QueueInfo, rates: QueueRates | null): QueueJson 
     target: c.target
       ? { url: c.target.url, timeoutSeconds: c.target.timeoutSeconds ?? null, secret: c.target.secret !== undefined ? REDACTED : null }
       : null,
-    webhook: c.webhook ? { url: c.webhook.url, secret: REDACTED, events: c.webhook.events ? [...c.webhook.events] : null } : null,
+    webhook: c.webhook ? webhookJson(c.webhook, info.webhookState) : null,
     schema: c.schema ?? null,
     contracts: c.contracts ?? null,
     config: redactConfig(c),

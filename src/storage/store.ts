@@ -16,6 +16,11 @@
  *    the job's transaction; SQLite: a file beside the database, durable before the job commits). Claims hand
  *    out the full payload (blob reads batched per claim); `jobGetMany` and `jobList` answer `payload: null`
  *    with `payloadBytes`; `jobPayloadGet` reads it. Deleting a job deletes its blob.
+ *  - Webhook deliveries are jobs in the internal queue `spool.webhooks`, inserted in the transaction of the
+ *    transition they report: `jobCompleteMany` (→ completed), `jobFailMany` (→ dead) and `jobCancelMany`
+ *    (→ cancelled) add one for the queue's `webhook` when its events include the new state, and one for a job's
+ *    `meta.callbackUrl` (completed and dead). A stale or rolled-back transition leaves none
+ *    (storage/webhook-deliveries.ts builds them; core/webhooks.ts has their shape).
  */
 import type { HistoryEntry, Job, JobError } from '../core/job.js';
 import type { QueueLatency } from '../core/latency.js';
@@ -23,6 +28,7 @@ import type { Priority } from '../core/priority.js';
 import type { QueueConfig } from '../core/queue-config.js';
 import type { JobState } from '../core/states.js';
 import type { SpoolError } from '../core/errors.js';
+import type { WebhookState } from '../core/webhooks.js';
 
 /** What a driver can do; tests skip a case only for a capability a driver reports missing. */
 export interface StoreCapabilities {
@@ -208,6 +214,8 @@ export interface QueueRecord {
   readonly name: string;
   readonly config: QueueConfig;
   readonly paused: boolean;
+  /** The webhook's rotation and disabled state (null: no webhook, or nothing to say). */
+  readonly webhookState: WebhookState | null;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
@@ -339,6 +347,11 @@ export interface Store {
   queueGet(name: string): Promise<QueueRecord | null>;
   queueList(): Promise<QueueRecord[]>;
   queueSetPaused(params: { name: string; paused: boolean }): Promise<QueueRecord | null>;
+  /**
+   * The queue's webhook endpoint answered `410 Gone`: mark it disabled (until the queue is declared with a
+   * webhook again), if its webhook is still `url`. True when this call disabled it.
+   */
+  queueWebhookDisable(params: { name: string; url: string; reason: string }): Promise<boolean>;
   queueStatsGet(params: { queues?: readonly string[] }): Promise<QueueStats[]>;
   /**
    * Record these stats as samples taken now (the store's clock; one row per queue, a sample at the same

@@ -10,11 +10,11 @@
  * Every job event here is logged through observability/job-log.ts (started and completed at debug, failed
  * attempts at warn, dead at error), and with the OpenTelemetry hook each attempt runs inside a CONSUMER span.
  */
-import { toJobError, isNonRetryable, type JobError } from '../core/job.js';
+import { toJobError, isNonRetryable, retryAfterMsOf, type JobError } from '../core/job.js';
 import { resolveRunSettings, type QueueConfig } from '../core/queue-config.js';
 import { failureOutcome } from '../core/retry.js';
 import { SpoolError } from '../core/errors.js';
-import type { ClaimedJob, Store } from '../storage/store.js';
+import type { ClaimedJob, FencedResult, JobFailParams, Store } from '../storage/store.js';
 import { upcast, currentVersion, type JobTypeDefinition } from '../engine/job-types.js';
 import type { Logger } from '../logger.js';
 import { logJobEvent, logJobFailure, traceparentOf, type FailureReason } from '../observability/job-log.js';
@@ -27,7 +27,14 @@ import type { Handler, JobContext, JobInfo } from './handler.js';
 export type ExecutorStore = Pick<Store, 'jobProgressSet' | 'jobStepList' | 'jobStepSet'>;
 
 /** Where outcomes go: the completer (in-process), or acks / nacks over HTTP (remote worker). */
-export type OutcomeSink = Pick<Completer, 'complete' | 'fail'>;
+export interface OutcomeSink {
+  complete: Completer['complete'];
+  /**
+   * `retryAfterMs`: the delay the handler chose (RetryAfterError), already decided into `params`; the remote
+   * completer forwards it, since there the server decides the retry.
+   */
+  fail(params: JobFailParams, giveUpAt: number, retryAfterMs?: number | null): Promise<FencedResult>;
+}
 
 export interface ResolvedHandler {
   readonly handler: Handler;
@@ -121,7 +128,7 @@ export class Executor {
 
   async #execute(entry: InFlight, resolved: ResolvedHandler | undefined, backoff: ReturnType<typeof resolveRunSettings>['retry']['backoff']): Promise<void> {
     const { job } = entry;
-    let outcome: { ok: true; resultJson: string | null } | { ok: false; error: JobError; retryable: boolean };
+    let outcome: { ok: true; resultJson: string | null } | { ok: false; error: JobError; retryable: boolean; retryAfterMs: number | null };
     const attempt = async (traceparent: string | null): Promise<unknown> => {
       if (!resolved) throw new SpoolError('job_type_not_found', `no handler for job type "${job.type ?? '(none)'}" on queue "${job.queue}"`);
       let payload: unknown = JSON.parse(job.payloadJson);
@@ -135,7 +142,7 @@ export class Executor {
       outcome = { ok: true, resultJson: result === undefined ? null : JSON.stringify(result) };
     } catch (thrown) {
       const retryable = !isNonRetryable(thrown);
-      outcome = { ok: false, error: toJobError(thrown, retryable ? undefined : false), retryable };
+      outcome = { ok: false, error: toJobError(thrown, retryable ? undefined : false), retryable, retryAfterMs: retryAfterMsOf(thrown) };
     }
     if (entry.settled) {
       if (this.#log.isLevelEnabled('debug')) {
@@ -154,18 +161,27 @@ export class Executor {
       logJobEvent(this.#log, 'debug', 'job.completed', job, entry.traceparent);
       return;
     }
-    const decision = failureOutcome({ maxAttempts: job.maxAttempts, backoff }, job.attempt, { retryable: outcome.retryable });
-    this.#fail(entry, decision, outcome.error, 'error', giveUpAt);
+    // A handler may choose the retry's delay (RetryAfterError); the attempt budget still applies.
+    const decision = failureOutcome({ maxAttempts: job.maxAttempts, backoff }, job.attempt, { retryable: outcome.retryable, retryAfterMs: outcome.retryAfterMs });
+    this.#fail(entry, decision, outcome.error, 'error', giveUpAt, outcome.retryAfterMs);
   }
 
   /** Hand a failed attempt to the completer and log it (the executor decides; the completer writes). */
-  #fail(entry: InFlight, decision: ReturnType<typeof failureOutcome>, error: JobError, reason: FailureReason, giveUpAt: number): void {
+  #fail(
+    entry: InFlight,
+    decision: ReturnType<typeof failureOutcome>,
+    error: JobError,
+    reason: FailureReason,
+    giveUpAt: number,
+    retryAfterMs: number | null = null,
+  ): void {
     const { job } = entry;
     const retryDelayMs = decision.to === 'retrying' ? decision.delayMs : 0;
     logJobFailure(this.#log, job, entry.traceparent, { reason, error, to: decision.to, retryDelayMs });
     void this.#completer.fail(
       { id: job.id, leaseToken: job.leaseToken, to: decision.to, retryDelayMs, error, reason: reason === 'timeout' ? 'timeout' : 'fail' },
       giveUpAt,
+      retryAfterMs,
     );
   }
 

@@ -3,7 +3,8 @@
  * each; the pull API settles one job per call). The server decides where a failed attempt goes — retrying
  * with the queue's backoff or dead — from its own view of the job; this side says only whether the error
  * is retryable. A call that gets no answer or a 5xx is retried with backoff until the job's lease has surely
- * run out (then the lease reaper owns the job); a 409 means the lease was already lost, which is final.
+ * run out (then the lease reaper owns the job); a 409 means the lease was already lost, which is final. A retry
+ * delay the handler chose (RetryAfterError) is the one thing besides retryability it passes on.
  */
 import type { JobError } from '../core/job.js';
 import { sleep } from '../core/signal.js';
@@ -37,9 +38,11 @@ export class RemoteCompleter {
     return this.#track('completed', params.id, giveUpAt, () => this.#client.ack(ref, result));
   }
 
-  fail(params: JobFailParams, giveUpAt: number): Promise<FencedResult> {
+  /** A delay the handler chose (RetryAfterError) goes with the nack as `retryAfterSeconds`; else the server's backoff applies. */
+  fail(params: JobFailParams, giveUpAt: number, retryAfterMs?: number | null): Promise<FencedResult> {
     const ref = { id: params.id, leaseToken: params.leaseToken };
-    return this.#track('failed', params.id, giveUpAt, () => this.#client.nack(ref, nackError(params.error)));
+    const options = retryAfterMs != null ? { retryAfterSeconds: retryAfterMs / 1000 } : {};
+    return this.#track('failed', params.id, giveUpAt, () => this.#client.nack(ref, nackError(params.error), options));
   }
 
   /** Resolves when every handed-over outcome has been answered (or given up on). */

@@ -37,7 +37,7 @@ describe('spool migrate', () => {
     // The migrated store is usable by other commands.
     const list = await spool(['queues', '--db', url, '--json']);
     expect(list.code).toBe(0);
-    expect(JSON.parse(list.stdout)).toEqual({ queues: [] });
+    expect((JSON.parse(list.stdout) as { queues: QueueJson[] }).queues.map((q) => q.name), 'only the internal queue').toEqual(['spool.webhooks']);
   });
 });
 
@@ -67,7 +67,7 @@ describe('spool queues', () => {
     const [list, text] = await inTurn([() => spool(['queues', '--db', url, '--json']), () => spool(['queues', '--db', url])]);
     expect(list.code).toBe(0);
     const { queues } = JSON.parse(list.stdout) as { queues: QueueJson[] };
-    expect(queues.map((x) => x.name).sort()).toEqual(['emails', 'reports']);
+    expect(queues.map((x) => x.name).sort()).toEqual(['emails', 'reports', 'spool.webhooks']);
     const emails = queues.find((x) => x.name === 'emails')!;
     expect(emails.config).toEqual({ maxAttempts: 7, leaseSeconds: 45 });
     expect(emails.paused).toBe(false);
@@ -76,7 +76,7 @@ describe('spool queues', () => {
     expect(text.code).toBe(0);
     const lines = text.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^queue\s+scheduled\s+queued\s+active\s+retrying\s+completed\s+dead\s+cancelled\s+oldest\(s\)$/);
-    expect(lines.slice(1).map((l) => l.split(/\s+/)[0]).sort()).toEqual(['emails', 'reports']);
+    expect(lines.slice(1).map((l) => l.split(/\s+/)[0]).sort()).toEqual(['emails', 'reports', 'spool.webhooks']);
   });
 
   it('rejects invalid settings with exactly one line on stderr and a non-zero exit, declaring nothing', async () => {
@@ -100,6 +100,6 @@ describe('spool queues', () => {
     });
 
     const list = await spool(['queues', '--db', url, '--json']);
-    expect(JSON.parse(list.stdout)).toEqual({ queues: [] });
+    expect((JSON.parse(list.stdout) as { queues: QueueJson[] }).queues.map((q) => q.name)).toEqual(['spool.webhooks']);
   });
 });

@@ -69,7 +69,7 @@ forEachStore(() => {
     it('queue admin and the DLQ: get, list, pause/resume, dead list, replay (dry run), purge', async () => {
       const { client: c } = await client();
       await c.putQueue('reports', { maxAttempts: 1 });
-      expect((await c.listQueues()).map((q) => q.name)).toEqual(['reports']);
+      expect((await c.listQueues()).map((q) => q.name)).toEqual(['reports', 'spool.webhooks']);
       expect((await c.pause('reports')).paused).toBe(true);
       const ids = [(await c.enqueue('reports', { n: 1 })).id, (await c.enqueue('reports', { n: 2 })).id];
       expect(await c.lease('reports', { max: 5 })).toEqual([]);

@@ -1,7 +1,7 @@
 /**
  * `spool/client` is importable on its own: the compiled client reaches no module outside dist/client (no
- * server, engine, store driver, Fastify, pg or better-sqlite3), and the package's `exports` entry resolves
- * it by name in a fresh Node process.
+ * server, engine, store driver, Fastify, pg or better-sqlite3; of Node's own modules only node:crypto, for
+ * verifyWebhook), and the package's `exports` entry resolves it by name in a fresh Node process.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -38,18 +38,18 @@ describe('spool/client', () => {
   it('loads nothing outside dist/client', () => {
     const dist = join(build, 'dist');
     const { files, bare } = closure(join(dist, 'client', 'index.js'));
-    expect(files.map((f) => relative(dist, f)).sort()).toEqual(['client/errors.js', 'client/index.js', 'client/spool-client.js']);
-    expect(bare).toEqual([]);
+    expect(files.map((f) => relative(dist, f)).sort()).toEqual(['client/errors.js', 'client/index.js', 'client/spool-client.js', 'client/webhook-signature.js']);
+    expect(bare).toEqual(['node:crypto']);
   });
 
   it('resolves by the package name through the exports entry and talks HTTP in a fresh process', async () => {
     const script = `
-      const { SpoolClient, LeaseLostError, SpoolConnectionError } = await import('spool/client');
+      const { SpoolClient, LeaseLostError, SpoolConnectionError, verifyWebhook } = await import('spool/client');
       const c = new SpoolClient({ url: 'http://127.0.0.1:9' });
       const e = await c.getQueue('q').catch((x) => x);
-      console.log(JSON.stringify({ client: typeof SpoolClient, lease: typeof LeaseLostError, connection: e instanceof SpoolConnectionError }));
+      console.log(JSON.stringify({ client: typeof SpoolClient, lease: typeof LeaseLostError, connection: e instanceof SpoolConnectionError, verify: typeof verifyWebhook }));
     `;
     const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: build, timeout: 20_000 });
-    expect(JSON.parse(stdout)).toEqual({ client: 'function', lease: 'function', connection: true });
+    expect(JSON.parse(stdout)).toEqual({ client: 'function', lease: 'function', connection: true, verify: 'function' });
   });
 });

@@ -36,6 +36,7 @@ import { retrySuite } from './suite/retry.js';
 import { samplesSuite } from './suite/samples.js';
 import { statsSuite } from './suite/stats.js';
 import { stepsSuite } from './suite/steps.js';
+import { webhookDeliverySuite } from './suite/webhook-deliveries.js';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test';
 
@@ -96,6 +97,12 @@ describe('store conformance: postgres', () => {
   rateLimitSuite(postgres);
   blobSuite(postgres);
   jobHistorySuite(postgres);
+  webhookDeliverySuite(postgres, async (store) => {
+    const schema = `"${(store as PostgresStore).schema}"`;
+    await admin.query(`CREATE FUNCTION ${schema}.fail_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected: no deliveries'; END $$;
+      CREATE TRIGGER fail_deliveries BEFORE INSERT ON ${schema}.jobs FOR EACH ROW WHEN (NEW.queue = 'spool.webhooks') EXECUTE FUNCTION ${schema}.fail_deliveries()`);
+    return async () => void (await admin.query(`DROP TRIGGER fail_deliveries ON ${schema}.jobs`));
+  });
 });
 
 describe('PostgreSQL-only checks', () => {

@@ -32,6 +32,7 @@ import { retrySuite } from './suite/retry.js';
 import { samplesSuite } from './suite/samples.js';
 import { statsSuite } from './suite/stats.js';
 import { stepsSuite } from './suite/steps.js';
+import { webhookDeliverySuite } from './suite/webhook-deliveries.js';
 
 let dir = '';
 let opened: Store[] = [];
@@ -86,6 +87,11 @@ describe('store conformance: sqlite', () => {
   rateLimitSuite(sqlite);
   blobSuite(sqlite);
   jobHistorySuite(sqlite);
+  webhookDeliverySuite(sqlite, async (store) => {
+    const db = (store as SqliteStore).database;
+    db.exec(`CREATE TRIGGER fail_deliveries BEFORE INSERT ON jobs WHEN NEW.queue = 'spool.webhooks' BEGIN SELECT RAISE(ABORT, 'injected: no deliveries'); END`);
+    return async () => void db.exec('DROP TRIGGER fail_deliveries');
+  });
 });
 
 describe('SQLite-only checks', () => {

@@ -41,14 +41,14 @@ describe('stores under test', () => {
       try {
         expect(opened.store.kind).toBe(sut.kind);
         expect(opened.store.capabilities).toEqual(sut.capabilities);
-        expect(await opened.store.queueList()).toEqual([]);
+        expect((await opened.store.queueList()).map((q) => q.name), 'only the internal queue').toEqual(['spool.webhooks']);
         await opened.store.queueUpsert({ name: 'probe', config: {} });
-        expect((await opened.store.queueList()).map((q) => q.name)).toEqual(['probe']);
+        expect((await opened.store.queueList()).map((q) => q.name)).toEqual(['probe', 'spool.webhooks']);
         // Each location is new: a second store does not see the first one's queue.
         const other = await sut.open({ file: import.meta.url });
         try {
           expect(other.url).not.toBe(opened.url);
-          expect(await other.store.queueList()).toEqual([]);
+          expect((await other.store.queueList()).map((q) => q.name)).toEqual(['spool.webhooks']);
         } finally {
           await other.close();
         }

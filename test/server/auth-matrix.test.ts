@@ -220,7 +220,7 @@ forEachStore(() => {
         expect(r.status).toBe(200);
         return (r.body as { queues: Array<{ name: string }> }).queues.map((q) => q.name).sort();
       };
-      expect(await names(ADMIN)).toEqual(['other', 'q1']);
+      expect(await names(ADMIN)).toEqual(['other', 'q1', 'spool.webhooks']);
       expect(await names((await createKey(server.base, ['read:q*'])).secret)).toEqual(['q1']);
       expect(await names((await createKey(server.base, ['read:other', 'publish:*'])).secret)).toEqual(['other']);
     });

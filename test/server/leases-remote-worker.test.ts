@@ -178,6 +178,7 @@ forEachStore((store) => {
             seen(ctx);
             if (payload.kind === 'flaky') throw new Error('flaky ' + ctx.job.attempt);
             if (payload.kind === 'fatal') throw Object.assign(new Error('bad input'), { retryable: false });
+            if (payload.kind === 'later') throw Object.assign(new Error('come back in an hour'), { retryAfterMs: 3600000 });
             if (payload.kind === 'slow') { await ctx.progress({ half: true }); await sleep(2500); return 'slow done'; }
             if (payload.kind === 'step') return ctx.step('once', () => 1);
             return 'ok';
@@ -189,6 +190,7 @@ forEachStore((store) => {
       const slow = (await s.client.enqueue('mixed', { kind: 'slow' })).id;
       const step = (await s.client.enqueue('mixed', { kind: 'step' })).id;
       const old = (await s.client.enqueue('mixed', { title: 'v1' }, { type: 'render', version: 1 })).id;
+      const later = (await s.client.enqueue('mixed', { kind: 'later' })).id;
       const worker = await startWorker(s, handlers, ['--queues', 'mixed']);
 
       const done = await Promise.all([flaky, fatal, slow, step, old].map((id) => s.client.waitFor(id, { timeoutMs: 30_000 })));
@@ -200,6 +202,13 @@ forEachStore((store) => {
       expect(sl).toMatchObject({ state: 'completed', attempts: 1, result: 'slow done', progress: { half: true } });
       expect(st).toMatchObject({ state: 'dead', attempts: 1, lastError: { message: expect.stringContaining('ctx.step is not available in a remote worker') } });
       expect(o).toMatchObject({ state: 'completed', result: { pages: 1, version: 1 } });
+      // A handler's RetryAfterError (here: retryAfterMs on the error) travels with the nack: due in an hour, not 50 ms.
+      const waiting = await waitUntil(async () => {
+        const j = await s.client.getJob(later);
+        return j.state === 'retrying' ? j : undefined;
+      }, 'the retry-after nack');
+      const failed = waiting.history.find((h) => h.state === 'retrying')!;
+      expect(Date.parse(waiting.runAt) - Date.parse(failed.at)).toBe(3_600_000);
       expect(await worker.stop('SIGTERM')).toEqual({ code: 0, signal: null });
     });
   });

@@ -56,7 +56,7 @@ describe('npm start', () => {
     const set = await spool(['queues', 'set', 'emails'], { cwd });
     expect(set.code).toBe(0);
     const list = await spool(['queues', '--json'], { cwd });
-    expect((JSON.parse(list.stdout) as { queues: { name: string }[] }).queues.map((q) => q.name)).toEqual(['emails']);
+    expect((JSON.parse(list.stdout) as { queues: { name: string }[] }).queues.map((q) => q.name)).toEqual(['emails', 'spool.webhooks']);
 
     expect(await server.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });

@@ -67,7 +67,8 @@ forEachStore(() => {
     it('a job callbackUrl: 422 at /callbackUrl (and /jobs/{i}/callbackUrl in a batch, dry runs and topic events too); nothing enqueued', async () => {
       allowPrivateTargets(undefined);
       const api = await startApi();
-      await api.call('PUT', '/v1/queues/q', { body: {} });
+      // A webhook secret to sign callbacks with (without one a callbackUrl is refused for that reason: webhooks.test.ts).
+      await api.call('PUT', '/v1/queues/q', { body: { webhook: { url: 'https://hooks.example.com/q', secret: 'whsec_abc' } } });
       const one = await api.call('POST', '/v1/queues/q/jobs', { body: { payload: {}, callbackUrl: 'http://169.254.169.254/latest' } });
       expectProblem(one, 422);
       expect(one.body.errors).toEqual([{ path: '/callbackUrl', message: expect.stringContaining('link-local') }]);

@@ -7,7 +7,7 @@
  * releasing what is still in flight.
  */
 import { describe, expect, it } from 'vitest';
-import { verifyWebhook } from '../../src/net/webhook-signature.js';
+import { verifyWebhook } from '../../src/client/webhook-signature.js';
 import { forEachStore, waitForState, waitUntil } from '../engine/harness.js';
 import { startApi } from './api-harness.js';
 import { allowPrivateTargets, SECRET, startDispatcher, startTarget } from './push-target.js';
@@ -39,9 +39,9 @@ forEachStore(() => {
       expect(req.headers).toMatchObject({ 'content-type': 'application/json', 'spool-job-id': id, 'spool-attempt': '1', 'webhook-id': id });
       const signed = { 'webhook-id': String(req.headers['webhook-id']), 'webhook-timestamp': String(req.headers['webhook-timestamp']), 'webhook-signature': String(req.headers['webhook-signature']) };
       expect(signed['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
-      expect(verifyWebhook(SECRET, signed, req.raw)).toBe(true);
-      expect(verifyWebhook(SECRET, signed, req.raw.replace('ada', 'eve'))).toBe(false);
-      expect(verifyWebhook(`whsec_${Buffer.from('wrong').toString('base64')}`, signed, req.raw)).toBe(false);
+      expect(verifyWebhook(req.raw, signed, SECRET)).toBe(true);
+      expect(verifyWebhook(req.raw.replace('ada', 'eve'), signed, SECRET)).toBe(false);
+      expect(verifyWebhook(req.raw, signed, `whsec_${Buffer.from('wrong').toString('base64')}`)).toBe(false);
     });
 
     it('without a secret nothing is signed; a non-JSON 2xx completes with a null result', async () => {

@@ -86,7 +86,7 @@ forEachStore(() => {
       for (let i = 0; i < 3; i++) await api.call('POST', '/v1/queues/a/jobs', { body: { payload: i } });
       const list = await api.call('GET', '/v1/queues');
       expect(list.status).toBe(200);
-      expect(list.body.queues.map((q: { name: string }) => q.name).sort()).toEqual(['a', 'b']);
+      expect(list.body.queues.map((q: { name: string }) => q.name).sort()).toEqual(['a', 'b', 'spool.webhooks']);
       const a = list.body.queues.find((q: { name: string }) => q.name === 'a');
       expect(a.stats).toMatchObject({ counts: { queued: 3 }, waiting: 3, totals: { enqueued: 3 } });
       const rated = await waitUntil(async () => {

@@ -116,6 +116,7 @@ describe('spool serve', () => {
     const list = await spool(['queues', '--db', url, '--json']);
     expect((JSON.parse(list.stdout) as { queues: { name: string; config: unknown }[] }).queues).toEqual([
       expect.objectContaining({ name: 'reports', config: { maxAttempts: 3 } }),
+      expect.objectContaining({ name: 'spool.webhooks' }),
     ]);
     const r = await spool(['enqueue', 'reports', '{"pages":4}', '--wait', '--json', '--timeout', '15', '--db', url]);
     expect(r.code).toBe(0);

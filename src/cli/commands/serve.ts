@@ -4,7 +4,8 @@
  * Shutdown (SIGTERM / SIGINT): /v1 answers 503 (and /readyz 503) from the first moment, long polls answer
  * at once, the listener closes and in-flight requests finish (an enqueue already committing still gets its
  * 202); then in-process handlers get the grace period (`--grace`, default 25 s) and whatever is still
- * running is released; the process exits 0. Push deliveries (queues with a `target`) get the same grace period.
+ * running is released; the process exits 0. Push deliveries (queues with a `target`) and webhook notifications
+ * (queue `webhook`, job `callbackUrl`; `--no-webhooks` leaves them to other nodes) get the same grace period.
  */
 import type { Command } from 'commander';
 import type { FastifyBaseLogger } from 'fastify';
@@ -13,6 +14,7 @@ import { adminTokenProblem } from '../../server/auth/plugin.js';
 import { buildApp, maxBodyBytesFromEnv, type ServerState } from '../../server/app.js';
 import { createLogger } from '../../logger.js';
 import { PushDispatcher } from '../../push/push-dispatcher.js';
+import { PUBLIC_URL_ENV } from '../../webhooks/webhook-delivery.js';
 import { Spool } from '../../spool.js';
 import type { MaintainerOptions } from '../../worker/maintenance/maintainer.js';
 import { action, loadHandlers, parseList, storeUrl, UsageError } from '../shared.js';
@@ -40,8 +42,9 @@ export function registerServe(program: Command): void {
     .option('--handlers <module>', 'module whose handlers run in-process (SPOOL_HANDLERS)')
     .option('--queues <names>', 'comma-separated queues for the in-process workers (default: all with handlers)')
     .option('--grace <seconds>', 'shutdown grace period for running handlers', '25')
+    .option('--no-webhooks', 'do not deliver webhook notifications from this node (other nodes or workers do)')
     .action(
-      action(async (flags: { host?: string; port?: string; db?: string; config?: string; handlers?: string; queues?: string; grace: string }) => {
+      action(async (flags: { host?: string; port?: string; db?: string; config?: string; handlers?: string; queues?: string; grace: string; webhooks: boolean }) => {
         const host = flags.host ?? process.env['SPOOL_HOST'] ?? '127.0.0.1';
         const portText = flags.port ?? process.env['SPOOL_PORT'] ?? '7420';
         const port = Number(portText);
@@ -68,7 +71,7 @@ export function registerServe(program: Command): void {
         if (handlersModule) {
           const handlers = await loadHandlers(spool, handlersModule);
           const queues = parseList(flags.queues);
-          await spool.work({ handlers, ...(queues ? { queues } : {}), shutdownGraceMs: grace * 1000, maintenance });
+          await spool.work({ handlers, ...(queues ? { queues } : {}), shutdownGraceMs: grace * 1000, maintenance, webhooks: false });
         } else {
           // No handlers here: remote workers (`spool work --url`) do the work. Maintenance still runs, so their
           // expired leases come back (a failed attempt each) and retries and delayed jobs come due.
@@ -77,6 +80,11 @@ export function registerServe(program: Command): void {
         // Push delivery for queues with a `target`, on every node (claims are exclusive: nodes share the work).
         const push = new PushDispatcher(spool, { shutdownGraceMs: grace * 1000 });
         await push.start();
+        // Webhook notifications (queue `webhook`, job `callbackUrl`), likewise on every node; started once the
+        // handlers are in place (a start that fails leaves no worker keeping the process alive). Their statusUrl is
+        // absolute under SPOOL_PUBLIC_URL, else under the address this server listens on (known once it listens).
+        const listening: { url?: string } = {};
+        if (flags.webhooks) await spool.startWebhooks({ shutdownGraceMs: grace * 1000, publicUrl: () => process.env[PUBLIC_URL_ENV] ?? listening.url });
         const state: ServerState = { shuttingDown: false };
         const app = buildApp(spool, { state, maxBodyBytes, logger: log as unknown as FastifyBaseLogger }); // createLogger() is pino
         try {
@@ -91,7 +99,8 @@ export function registerServe(program: Command): void {
         const address = app.server.address();
         const realPort = typeof address === 'object' && address ? address.port : port;
         const shownHost = host.includes(':') ? `[${host}]` : host;
-        process.stdout.write(`spool ${spool.store.description} listening on http://${shownHost}:${realPort}\n`);
+        listening.url = `http://${shownHost}:${realPort}`;
+        process.stdout.write(`spool ${spool.store.description} listening on ${listening.url}\n`);
         const shutdown = async (signal: string): Promise<void> => {
           if (state.shuttingDown) return;
           state.shuttingDown = true;

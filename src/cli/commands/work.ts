@@ -19,6 +19,7 @@ interface WorkFlags {
   concurrency?: string;
   grace: string;
   maintenance: boolean;
+  webhooks: boolean;
 }
 
 export function registerWork(program: Command): void {
@@ -33,6 +34,7 @@ export function registerWork(program: Command): void {
     .option('--concurrency <n>', 'handlers in flight per queue')
     .option('--grace <seconds>', 'shutdown grace period', '25')
     .option('--no-maintenance', 'do not take part in maintenance (lease reaper, scheduler, retention; --db only)')
+    .option('--no-webhooks', 'do not deliver webhook notifications from this process (--db only; a server or another worker does)')
     .action(
       action(async (flags: WorkFlags) => {
         const graceMs = Number(flags.grace) * 1000;
@@ -48,6 +50,7 @@ export function registerWork(program: Command): void {
           ...(concurrency ? { concurrency } : {}),
           shutdownGraceMs: graceMs,
           maintenance: flags.maintenance,
+          webhooks: flags.webhooks ? { shutdownGraceMs: graceMs } : false,
         });
         process.stdout.write(`spool worker ${worker.id} on ${spool.store.description} ready\n`);
         let stopping = false;

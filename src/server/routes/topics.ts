@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
 import { QueueNotFoundError, SpoolError, TopicNotFoundError } from '../../core/errors.js';
 import { checkEvent, type PublishOptions, type Topic } from '../../engine/topics.js';
+import { callbackSecretProblem } from '../../webhooks/webhook-delivery.js';
 import { targetUrlProblem } from '../../net/target-guard.js';
 import { normalizeTraceparent } from '../../observability/trace-context.js';
 import type { ServerContext } from '../context.js';
@@ -148,7 +149,7 @@ export function topicRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
       const name = req.params.topic;
       const { key, options } = eventOptions(req, req.body);
       const topic = await spool.getTopic(name);
-      for (const queue of topic.queues) await admit(queue);
+      for (const queue of topic.queues) await admit(queue, options.meta?.['callbackUrl'] !== undefined);
       if (req.query.dryRun === true) {
         const items = await checkEvent(spool, name, req.body.payload, options);
         return reply.code(200).send({ dryRun: true, valid: true, topic: name, queues: items.map((i) => i.queue), count: items.length, idempotencyKey: key });
@@ -171,8 +172,11 @@ export function topicRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
     },
   );
 
-  /** A queue's admission limits, as the enqueue path applies them (503, nothing written). */
-  async function admit(queue: string): Promise<void> {
+  /**
+   * A queue's admission limits, as the enqueue path applies them (503, nothing written); with a callbackUrl,
+   * also that each queue can sign it (accept.ts).
+   */
+  async function admit(queue: string, callback: boolean): Promise<void> {
     let info;
     try {
       info = await monitor.get(queue);
@@ -180,6 +184,8 @@ export function topicRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
       if (error instanceof QueueNotFoundError) return; // the engine names the topic's missing queue
       throw error;
     }
+    const unsigned = callback ? callbackSecretProblem(info.config) : null;
+    if (unsigned) throw new FieldProblem(422, `callbackUrl ${unsigned} (queue "${queue}")`, [{ path: '/callbackUrl', message: `${unsigned} (queue "${queue}")` }]);
     const limits = info.config.admission;
     if (!limits) return;
     const waiting = monitor.waitingOf(queue, info);

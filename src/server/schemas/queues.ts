@@ -57,7 +57,17 @@ export const QueueSchema = Type.Object({
   slo: Nullable(Type.Object({ p95CompletionSeconds: Nullable(Type.Number()), maxAgeSeconds: Nullable(Type.Number()) })),
   groups: Nullable(Type.Object({ concurrency: Nullable(Type.Integer()), rateLimit: Nullable(PerSecond) })),
   target: Nullable(Type.Object({ url: Type.String(), timeoutSeconds: Nullable(Type.Number()), secret: Nullable(Type.String({ description: 'redacted' })) })),
-  webhook: Nullable(Type.Object({ url: Type.String(), secret: Type.String({ description: 'redacted' }), events: Nullable(Type.Array(Type.String())) })),
+  webhook: Nullable(
+    Type.Object({
+      url: Type.String(),
+      secret: Type.String({ description: 'redacted' }),
+      events: Nullable(Type.Array(Type.String(), { description: 'as declared; null: completed and dead' })),
+      secretRotationSeconds: Nullable(Type.Number({ description: 'as declared; null: 86400' })),
+      disabledAt: Type.Union([Timestamp, Type.Null()], { description: 'the endpoint answered 410 Gone: deliveries end at once until the webhook is set again' }),
+      disabledReason: Nullable(Type.String()),
+      previousSecretUntil: Type.Union([Timestamp, Type.Null()], { description: 'a replaced secret still signs alongside the current one until then' }),
+    }),
+  ),
   schema: Nullable(Type.Record(Type.String(), AnyJson)),
   contracts: Nullable(Type.Record(Type.String(), Type.Record(Type.String(), AnyJson))),
   config: Type.Record(Type.String(), AnyJson, { description: 'the settings as declared (secrets redacted); the fields above resolve defaults' }),

@@ -14,7 +14,8 @@ import type { JobCancelResult, JobReplayParams } from '../store.js';
 import { ensureOrderingHead, fillGroupSlots, groupHoldFor, HOLD_NONE, HOLD_ORDERING } from './gates.js';
 import { historyEvent } from '../job-rows.js';
 import { deleteBlobs } from './blobs.js';
-import { queueConfig, queueConfigs } from './job-writes.js';
+import { insertDeliveries, queueConfig, queueConfigs } from './job-writes.js';
+import { optionsWithMeta, type FinishedRow } from '../webhook-deliveries.js';
 import type { GateKind, TxContext } from './tx-context.js';
 
 interface GateRow {
@@ -46,8 +47,14 @@ export async function cancelJobs(ctx: TxContext, ids: readonly string[]): Promis
   const peek = await ctx.query<GateRow>(`SELECT ${GATE_COLUMNS} FROM jobs WHERE id = ANY($1::text[])`, [[...new Set(ids)]]);
   await ctx.lockGates(gateLocks(peek));
   const results: JobCancelResult[] = [];
+  const finished: FinishedRow[] = [];
   for (const id of ids) {
-    const row = await ctx.queryOne<GateRow>(`SELECT ${GATE_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE`, [id]);
+    const row = await ctx.queryOne<GateRow & { last_error: string | null; options: string | null; webhook: string | null }>(
+      `SELECT ${GATE_COLUMNS}, last_error, ${optionsWithMeta('options')} AS options,
+         (SELECT q.webhook FROM queues q WHERE q.name = jobs.queue) AS webhook
+       FROM jobs WHERE id = $1 FOR UPDATE OF jobs`,
+      [id],
+    );
     if (!row) {
       results.push({ id, ok: false, state: null });
       continue;
@@ -65,6 +72,7 @@ export async function cancelJobs(ctx: TxContext, ids: readonly string[]): Promis
     ctx.count(row.queue, row.state, -1);
     ctx.count(row.queue, 'cancelled', 1);
     ctx.count(row.queue, 'total:cancelled', 1);
+    if (row.webhook !== null) finished.push({ id, queue: row.queue, state: 'cancelled', webhook: row.webhook, options: row.options, resultJson: null, lastErrorJson: row.last_error });
     const config = row.ordering_key != null || row.group_key != null ? await queueConfig(ctx, row.queue) : null;
     if (config && row.group_key != null && row.state === 'queued' && Number(row.hold) === HOLD_NONE) {
       await fillGroupSlots(ctx, row.queue, row.group_key, config);
@@ -76,6 +84,7 @@ export async function cancelJobs(ctx: TxContext, ids: readonly string[]): Promis
     }
     results.push({ id, ok: true, state: 'cancelled' });
   }
+  await insertDeliveries(ctx, finished);
   return results;
 }
 

@@ -32,6 +32,8 @@ import { historyEvent, parseConfig } from '../job-rows.js';
 import { observeLatency } from '../../core/latency.js';
 import type { GateKind, TxContext } from './tx-context.js';
 import { pickRateLimited } from './rate-limits.js';
+import { WEBHOOK_QUEUE } from '../../core/webhooks.js';
+import { deliveriesFor, optionsWithMeta, type FinishedRow } from '../webhook-deliveries.js';
 
 /** `now` in ms inside one statement: the injected clock's value ($n), else the database's clock. */
 export function nowSql(param: string): string {
@@ -171,6 +173,24 @@ class RowBuffer {
       [...cols, this.#ctx.now],
     );
   }
+}
+
+/**
+ * Insert the webhook deliveries transitions owe (storage/webhook-deliveries.ts) in their transaction, as one
+ * statement: queued at once, no keys, gates or idempotency, their own attempt budget, so no config is read.
+ */
+export async function insertDeliveries(ctx: TxContext, finished: readonly FinishedRow[]): Promise<void> {
+  const jobs = deliveriesFor(finished, ctx.now);
+  if (jobs.length === 0) return;
+  const rows = new RowBuffer(ctx);
+  for (const job of jobs) {
+    const order = claimOrder(job.priority, ctx.now, DEFAULTS.agingSeconds);
+    rows.add(job, 'queued', order.rank, order.sortAt, HOLD_NONE, ctx.now, job.maxAttempts ?? DEFAULTS.maxAttempts);
+  }
+  await rows.flush();
+  ctx.count(WEBHOOK_QUEUE, 'queued', jobs.length);
+  ctx.count(WEBHOOK_QUEUE, 'total:enqueued', jobs.length);
+  ctx.wake(WEBHOOK_QUEUE);
 }
 
 function encodeReceipt(r: JobReceipt): string {
@@ -328,26 +348,40 @@ async function afterLeavingActive(ctx: TxContext, left: ReadonlyArray<{ row: Lef
   }
 }
 
-/** One set-based UPDATE for the whole batch (ids, tokens and results as arrays); items not returned were stale. */
+/**
+ * One set-based UPDATE for the whole batch (ids, tokens and results as arrays); items not returned were stale.
+ * The same statement answers what decides webhook deliveries — the queue's `webhook` column (joined: NULL for
+ * queues without one) and the job's options when they carry `meta` — so a batch that owes none costs no extra
+ * round trip, and one that does adds one INSERT in this transaction.
+ */
 export async function completeJobs(ctx: TxContext, jobs: readonly JobCompleteParams[]): Promise<FencedResult[]> {
   const { now } = ctx;
   if (jobs.length === 0) return [];
-  const rows = await ctx.query<{ id: string; queue: string; ordering_key: string | null; group_key: string | null; created_at: string }>(
-    `UPDATE jobs SET state = 'completed', finished_at = $1::bigint, result = b.result, lease_token = NULL, lease_expires_at = NULL,
-       history = jobs.history || ',{"s":"completed","t":' || $1::bigint || ',"a":' || jobs.attempts || '}'
-     FROM (SELECT DISTINCT ON (id) id, token, result FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, token, result)) AS b
-     WHERE jobs.id = b.id AND jobs.state = 'active' AND jobs.lease_token = b.token
-     RETURNING jobs.id, jobs.queue, jobs.ordering_key, jobs.group_key, jobs.created_at`,
+  const rows = await ctx.query<LeftActive & { id: string; created_at: string; last_error: string | null; options: string | null; webhook: string | null }>(
+    `WITH done AS (
+       UPDATE jobs SET state = 'completed', finished_at = $1::bigint, result = b.result, lease_token = NULL, lease_expires_at = NULL,
+         history = jobs.history || ',{"s":"completed","t":' || $1::bigint || ',"a":' || jobs.attempts || '}'
+       FROM (SELECT DISTINCT ON (id) id, token, result FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, token, result)) AS b
+       WHERE jobs.id = b.id AND jobs.state = 'active' AND jobs.lease_token = b.token
+       RETURNING jobs.id, jobs.queue, jobs.ordering_key, jobs.group_key, jobs.created_at, jobs.last_error, ${optionsWithMeta('jobs.options')} AS options)
+     SELECT done.*, q.webhook FROM done LEFT JOIN queues q ON q.name = done.queue`,
     [now, jobs.map((j) => j.id), jobs.map((j) => j.leaseToken), jobs.map((j) => j.resultJson)],
   );
   const done = new Map<string, LeftActive>();
-  for (const { id, queue, ordering_key, group_key, created_at } of rows) {
+  const finished: FinishedRow[] = [];
+  let results: Map<string, string | null> | null = null;
+  for (const { id, queue, ordering_key, group_key, created_at, last_error, options, webhook } of rows) {
     done.set(id, { queue, ordering_key, group_key });
     ctx.count(queue, 'active', -1);
     ctx.count(queue, 'completed', 1);
     ctx.count(queue, 'total:completed', 1);
     observeLatency(ctx, queue, 'e2e', now - Number(created_at));
+    if (webhook !== null || options !== null) {
+      results ??= new Map(jobs.map((j) => [j.id, j.resultJson]));
+      finished.push({ id, queue, state: 'completed', webhook, options, resultJson: results.get(id) ?? null, lastErrorJson: last_error });
+    }
   }
+  await insertDeliveries(ctx, finished);
   await afterLeavingActive(ctx, [...done.values()].map((row) => ({ row, to: 'completed' as const })));
   const stale = jobs.filter((j) => !done.has(j.id)).map((j) => j.id);
   const states = await currentStates(ctx, stale);
@@ -362,16 +396,20 @@ export async function failJobs(ctx: TxContext, jobs: readonly JobFailParams[]): 
   const { now } = ctx;
   const results: FencedResult[] = [];
   const left: Array<{ row: LeftActive; to: JobState }> = [];
+  const dead: FinishedRow[] = [];
   for (const j of jobs) {
     const error = JSON.stringify(j.error);
     const finished = j.to === 'dead';
-    const row = await ctx.queryOne<LeftActive & { created_at: string }>(
+    // A job going dead also answers what decides its webhook deliveries (completeJobs); a retry reads NULLs.
+    const row = await ctx.queryOne<LeftActive & { created_at: string; options: string | null; webhook: string | null }>(
       `UPDATE jobs SET state = $1::text, run_at = CASE WHEN $2::boolean THEN run_at ELSE $3::bigint END,
          finished_at = CASE WHEN $2::boolean THEN $4::bigint ELSE finished_at END,
          lease_token = NULL, lease_expires_at = NULL, last_error = $5::text,
          history = history || ',{"s":"' || $1::text || '","t":' || $4::bigint || ',"a":' || attempts || ',"r":' || to_json($6::text)::text || ',"e":' || $5::text || '}'
        WHERE id = $7 AND state = 'active' AND lease_token = $8
-       RETURNING queue, ordering_key, group_key, created_at`,
+       RETURNING queue, ordering_key, group_key, created_at,
+         CASE WHEN $2::boolean THEN ${optionsWithMeta('options')} END AS options,
+         CASE WHEN $2::boolean THEN (SELECT q.webhook FROM queues q WHERE q.name = jobs.queue) END AS webhook`,
       [j.to, finished, now + Math.max(0, j.retryDelayMs), now, error, j.reason, j.id, j.leaseToken],
     );
     if (!row) {
@@ -385,10 +423,14 @@ export async function failJobs(ctx: TxContext, jobs: readonly JobFailParams[]): 
     if (finished) {
       ctx.count(row.queue, 'total:dead', 1);
       observeLatency(ctx, row.queue, 'e2e', now - Number(row.created_at));
+      if (row.webhook !== null || row.options !== null) {
+        dead.push({ id: j.id, queue: row.queue, state: 'dead', webhook: row.webhook, options: row.options, resultJson: null, lastErrorJson: error });
+      }
     }
     left.push({ row, to: j.to });
     results.push({ ok: true });
   }
+  await insertDeliveries(ctx, dead);
   await afterLeavingActive(ctx, left);
   return results;
 }

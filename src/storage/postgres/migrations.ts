@@ -221,6 +221,23 @@ CREATE TABLE queue_samples (
 CREATE INDEX queue_samples_at ON queue_samples(at);
 `,
   },
+  {
+    version: 6,
+    name: 'webhook deliveries',
+    // As SQLite's migration 6: the webhook's url and events as a column the completion
+    // statements join (NULL without one), its rotation / disabled state, and the internal deliveries queue.
+    sql: `
+ALTER TABLE queues ADD COLUMN webhook TEXT, ADD COLUMN webhook_state TEXT;
+UPDATE queues SET webhook = json_build_object('url', config::jsonb #>> '{webhook,url}',
+    'events', coalesce(config::jsonb #> '{webhook,events}', '["completed","dead"]'::jsonb))::text
+  WHERE config::jsonb #>> '{webhook,url}' IS NOT NULL;
+INSERT INTO queues (name, config, paused, created_at, updated_at)
+  VALUES ('spool.webhooks',
+    '{"maxAttempts":1000,"leaseSeconds":15,"timeoutSeconds":120,"retention":{"completedSeconds":86400,"deadSeconds":2592000}}',
+    false, (extract(epoch from now()) * 1000)::bigint, (extract(epoch from now()) * 1000)::bigint)
+  ON CONFLICT (name) DO NOTHING;
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -61,6 +61,8 @@ import { atomicFailure, AtomicInsertError, decodeCursor, encodeCursor } from '..
 import { decodeHistory, rowToJob, type JobRow } from '../job-rows.js';
 import { rateLimitsOf } from '../rate-limits.js';
 import { QUEUE_COLUMNS, rowToQueue, type QueueRow } from './queue-rows.js';
+import { encodeWebhookState, webhookStateAfterDeclare } from '../../core/webhooks.js';
+import { webhookColumn } from '../webhook-deliveries.js';
 import {
   claimJobs,
   completeJobs,
@@ -245,13 +247,25 @@ export class PostgresStore implements Store {
 
   queueUpsert(params: { name: string; config: QueueConfig }): Promise<{ created: boolean; queue: QueueRecord }> {
     return this.#tx(async (ctx) => {
+      // The webhook state follows from the row before (a rotated secret keeps signing for its window).
+      const before = await ctx.queryOne<QueueRow>(`SELECT ${QUEUE_COLUMNS} FROM queues WHERE name = $1 FOR UPDATE`, [params.name]);
+      const hookState = webhookStateAfterDeclare(before ? rowToQueue(before) : null, params.config, ctx.now);
       const row = await ctx.queryOne<QueueRow & { created: boolean }>(
-        `INSERT INTO queues (name, config, paused, created_at, updated_at, rate_per_second, group_rate_per_second)
-         VALUES ($1, $2, false, $3, $3, $4, $5)
+        `INSERT INTO queues (name, config, paused, created_at, updated_at, rate_per_second, group_rate_per_second, webhook, webhook_state)
+         VALUES ($1, $2, false, $3, $3, $4, $5, $6, $7)
          ON CONFLICT (name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at,
-           rate_per_second = excluded.rate_per_second, group_rate_per_second = excluded.group_rate_per_second
+           rate_per_second = excluded.rate_per_second, group_rate_per_second = excluded.group_rate_per_second,
+           webhook = excluded.webhook, webhook_state = excluded.webhook_state
          RETURNING ${QUEUE_COLUMNS}, (xmax = 0) AS created`,
-        [params.name, JSON.stringify(params.config), ctx.now, rateLimitsOf(params.config).queue, rateLimitsOf(params.config).group],
+        [
+          params.name,
+          JSON.stringify(params.config),
+          ctx.now,
+          rateLimitsOf(params.config).queue,
+          rateLimitsOf(params.config).group,
+          webhookColumn(params.config),
+          encodeWebhookState(hookState),
+        ],
       );
       if (!row!.created) {
         // A raised or removed group limit, or onDead switched to continue, may open gates right away.
@@ -270,6 +284,17 @@ export class PostgresStore implements Store {
 
   async queueList(): Promise<QueueRecord[]> {
     return (await this.#read<QueueRow>(`SELECT ${QUEUE_COLUMNS} FROM queues ORDER BY name`)).map(rowToQueue);
+  }
+
+  queueWebhookDisable(params: { name: string; url: string; reason: string }): Promise<boolean> {
+    return this.#tx(async (ctx) => {
+      const row = await ctx.queryOne<QueueRow>(`SELECT ${QUEUE_COLUMNS} FROM queues WHERE name = $1 FOR UPDATE`, [params.name]);
+      const queue = row ? rowToQueue(row) : null;
+      if (!queue || queue.config.webhook?.url !== params.url || queue.webhookState?.disabledAt) return false;
+      const state = { previousSecrets: [], ...queue.webhookState, disabledAt: new Date(ctx.now), disabledReason: params.reason };
+      await ctx.query('UPDATE queues SET webhook_state = $1 WHERE name = $2', [encodeWebhookState(state), params.name]);
+      return true;
+    });
   }
 
   queueSetPaused(params: { name: string; paused: boolean }): Promise<QueueRecord | null> {

@@ -11,6 +11,8 @@ import type { JobCancelResult, JobReplayParams } from '../store.js';
 import { ensureOrderingHead, fillGroupSlots, groupHoldFor, HOLD_NONE, HOLD_ORDERING, nextOrderingSeq } from './gates.js';
 import { historyEvent } from '../job-rows.js';
 import { queueConfig } from './queue-rows.js';
+import { insertDeliveries, webhookReader } from './job-writes.js';
+import { optionsWithMeta, type FinishedRow } from '../webhook-deliveries.js';
 import type { TxContext } from './write-coalescer.js';
 
 interface GateRow {
@@ -29,19 +31,23 @@ const GATE_COLUMNS = 'seq, id, queue, state, priority, hold, attempts, ordering_
 
 export function cancelJobs(ctx: TxContext, ids: readonly string[]): JobCancelResult[] {
   const { conn, now } = ctx;
-  const select = conn.stmt(`SELECT ${GATE_COLUMNS} FROM jobs WHERE id = ?`);
+  const select = conn.stmt(`SELECT ${GATE_COLUMNS}, last_error, ${optionsWithMeta('options')} AS options FROM jobs WHERE id = ?`);
+  const webhookOf = webhookReader(conn);
+  const finished: FinishedRow[] = [];
   const update = conn.stmt(
     `UPDATE jobs SET state = 'cancelled', finished_at = @now, hold = 0,
        history = history || @event WHERE seq = @seq AND state = @state`,
   );
-  return ids.map((id) => {
-    const row = select.get(id) as GateRow | undefined;
+  const results = ids.map((id): JobCancelResult => {
+    const row = select.get(id) as (GateRow & { last_error: string | null; options: string | null }) | undefined;
     if (!row) return { id, ok: false, state: null };
     if (!CANCELLABLE_STATES.includes(row.state)) return { id, ok: false, state: row.state };
     update.run({ now, seq: row.seq, state: row.state, event: `,${historyEvent('cancelled', now, row.attempts, { reason: 'cancel' })}` });
     ctx.count(row.queue, row.state, -1);
     ctx.count(row.queue, 'cancelled', 1);
     ctx.count(row.queue, 'total:cancelled', 1);
+    const webhook = webhookOf(row.queue);
+    if (webhook !== null) finished.push({ id, queue: row.queue, state: 'cancelled', webhook, options: row.options, resultJson: null, lastErrorJson: row.last_error });
     const config = row.ordering_key != null || row.group_key != null ? queueConfig(conn, row.queue) : null;
     if (config && row.group_key != null && row.state === 'queued' && row.hold === HOLD_NONE) {
       fillGroupSlots(conn, row.queue, row.group_key, config);
@@ -53,6 +59,8 @@ export function cancelJobs(ctx: TxContext, ids: readonly string[]): JobCancelRes
     }
     return { id, ok: true, state: 'cancelled' };
   });
+  insertDeliveries(ctx, finished);
+  return results;
 }
 
 /** Put dead jobs back to `queued` with a fresh attempt budget; recorded in each job's history. */

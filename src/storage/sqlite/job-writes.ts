@@ -27,7 +27,9 @@ import { ensureOrderingHead, fillGroupSlots, groupHoldFor, HOLD_NONE, HOLD_ORDER
 import { AtomicInsertError } from '../driver-common.js';
 import { historyEvent } from '../job-rows.js';
 import { observeLatency } from '../../core/latency.js';
-import { queueConfig } from './queue-rows.js';
+import { queueConfig, queueWebhook } from './queue-rows.js';
+import { WEBHOOK_QUEUE } from '../../core/webhooks.js';
+import { deliveriesFor, optionsWithMeta, type FinishedRow } from '../webhook-deliveries.js';
 import { pickRateLimited } from './rate-limits.js';
 import type { TxContext } from './write-coalescer.js';
 
@@ -79,29 +81,7 @@ export function insertJobs(ctx: TxContext, jobs: readonly JobInsertParams[], ato
       hold = groupHoldFor(conn, job.queue, job.groupKey, config, { prank: order.rank, sort_at: order.sortAt });
     }
 
-    rows.values.push(
-      job.id,
-      job.queue,
-      job.type,
-      job.version,
-      state,
-      priorityTier(job.priority),
-      order.rank,
-      order.sortAt,
-      hold,
-      runAt,
-      job.orderingKey,
-      okeySeq,
-      job.groupKey,
-      job.correlationId,
-      job.maxAttempts ?? config.maxAttempts ?? DEFAULTS.maxAttempts,
-      job.leaseMs,
-      now,
-      job.payloadJson,
-      job.optionsJson,
-      historyEvent(state, now, 0),
-    );
-    rows.rowAdded();
+    rows.add(job, state, order.rank, order.sortAt, hold, runAt, okeySeq, job.maxAttempts ?? config.maxAttempts ?? DEFAULTS.maxAttempts, now);
     if (job.orderingKey != null) {
       rows.flush();
       ensureOrderingHead(conn, job.queue, job.orderingKey, config);
@@ -143,13 +123,12 @@ class RowBuffer {
     this.#conn = conn;
   }
 
-  /** Append one row's INSERT_WIDTH values (in INSERT_COLUMNS order). */
-  get values(): unknown[] {
-    return this.#values;
-  }
-
-  /** Call after appending a row: writes a full chunk. */
-  rowAdded(): void {
+  /** Append one row (in INSERT_COLUMNS order); a full chunk is written at once. */
+  add(job: JobInsertParams, state: JobState, prank: number, sortAt: number, hold: number, runAt: number, okeySeq: number | null, maxAttempts: number, now: number): void {
+    this.#values.push(
+      job.id, job.queue, job.type, job.version, state, priorityTier(job.priority), prank, sortAt, hold, runAt, job.orderingKey,
+      okeySeq, job.groupKey, job.correlationId, maxAttempts, job.leaseMs, now, job.payloadJson, job.optionsJson, historyEvent(state, now, 0),
+    );
     if (this.#values.length === INSERT_CHUNK * INSERT_WIDTH) this.flush();
   }
 
@@ -160,6 +139,34 @@ class RowBuffer {
     this.#conn.stmt(sql).run(this.#values);
     this.#values = [];
   }
+}
+
+/**
+ * Insert the webhook deliveries a transition owes (storage/webhook-deliveries.ts) in its transaction: queued at
+ * once, no keys, gates or idempotency, their own attempt budget, so no queue config is read.
+ */
+export function insertDeliveries(ctx: TxContext, finished: readonly FinishedRow[]): void {
+  const jobs = deliveriesFor(finished, ctx.now);
+  if (jobs.length === 0) return;
+  const rows = new RowBuffer(ctx.conn);
+  for (const job of jobs) {
+    const order = claimOrder(job.priority, ctx.now, DEFAULTS.agingSeconds);
+    rows.add(job, 'queued', order.rank, order.sortAt, HOLD_NONE, ctx.now, null, job.maxAttempts ?? DEFAULTS.maxAttempts, ctx.now);
+  }
+  rows.flush();
+  ctx.count(WEBHOOK_QUEUE, 'queued', jobs.length);
+  ctx.count(WEBHOOK_QUEUE, 'total:enqueued', jobs.length);
+  ctx.wake(WEBHOOK_QUEUE);
+}
+
+/** The `webhook` column per queue, read once per queue and call (most batches are one queue). */
+export function webhookReader(conn: Conn): (queue: string) => string | null {
+  const seen = new Map<string, string | null>();
+  return (queue) => {
+    let hook = seen.get(queue);
+    if (hook === undefined) seen.set(queue, (hook = queueWebhook(conn, queue)));
+    return hook;
+  };
 }
 
 function encodeReceipt(r: JobReceipt): string {
@@ -290,19 +297,28 @@ export function completeJobs(ctx: TxContext, jobs: readonly JobCompleteParams[])
          history = history || ',{"s":"completed","t":' || @now || ',"a":' || attempts || '}'
        FROM (SELECT value ->> 0 AS id, value ->> 1 AS token, value ->> 2 AS result FROM json_each(@batch)) AS b
        WHERE jobs.id = b.id AND jobs.state = 'active' AND jobs.lease_token = b.token
-       RETURNING jobs.id, jobs.queue, jobs.ordering_key, jobs.group_key, jobs.created_at`,
+       RETURNING jobs.id, jobs.queue, jobs.ordering_key, jobs.group_key, jobs.created_at, jobs.last_error, ${optionsWithMeta('jobs.options')}`,
     )
     .all({ now, batch: JSON.stringify(jobs.map((j) => [j.id, j.leaseToken, j.resultJson])) }) as Array<
-    [string, string, string | null, string | null, number]
+    [string, string, string | null, string | null, number, string | null, string | null]
   >;
   const done = new Map<string, LeftActive>();
-  for (const [id, queue, ordering_key, group_key, createdAt] of rows) {
+  const webhookOf = webhookReader(conn);
+  const finished: FinishedRow[] = [];
+  let results: Map<string, string | null> | null = null;
+  for (const [id, queue, ordering_key, group_key, createdAt, lastError, options] of rows) {
     done.set(id, { queue, ordering_key, group_key });
     ctx.count(queue, 'active', -1);
     ctx.count(queue, 'completed', 1);
     ctx.count(queue, 'total:completed', 1);
     observeLatency(ctx, queue, 'e2e', now - createdAt);
+    const webhook = webhookOf(queue);
+    if (webhook !== null || options !== null) {
+      results ??= new Map(jobs.map((j) => [j.id, j.resultJson]));
+      finished.push({ id, queue, state: 'completed', webhook, options, resultJson: results.get(id) ?? null, lastErrorJson: lastError });
+    }
   }
+  insertDeliveries(ctx, finished);
   for (const row of done.values()) afterLeavingActive(ctx, row, 'completed');
   return jobs.map((j) => {
     // A job listed twice in one batch completes once; the duplicate is reported stale.
@@ -323,15 +339,17 @@ export function failJobs(ctx: TxContext, jobs: readonly JobFailParams[]): Fenced
     `UPDATE jobs SET state = 'dead', finished_at = @now, lease_token = NULL, lease_expires_at = NULL, last_error = @error,
        history = history || ',{"s":"dead","t":' || @now || ',"a":' || attempts || ',"r":"' || @reason || '","e":' || @error || '}'
      WHERE id = @id AND state = 'active' AND lease_token = @token
-     RETURNING queue, ordering_key, group_key, created_at`,
+     RETURNING queue, ordering_key, group_key, created_at, ${optionsWithMeta('options')} AS options`,
   );
-  return jobs.map((j) => {
+  const webhookOf = webhookReader(conn);
+  const finished: FinishedRow[] = [];
+  const results = jobs.map((j): FencedResult => {
     const error = JSON.stringify(j.error);
     const row = (
       j.to === 'retrying'
         ? toRetrying.get({ now, runAt: now + Math.max(0, j.retryDelayMs), error, reason: j.reason, id: j.id, token: j.leaseToken })
         : toDead.get({ now, error, reason: j.reason, id: j.id, token: j.leaseToken })
-    ) as (LeftActive & { created_at: number }) | undefined;
+    ) as (LeftActive & { created_at: number; options?: string | null }) | undefined;
     if (!row) return { ok: false, state: currentState(conn, j.id) };
     ctx.count(row.queue, 'active', -1);
     ctx.count(row.queue, j.to, 1);
@@ -339,10 +357,15 @@ export function failJobs(ctx: TxContext, jobs: readonly JobFailParams[]): Fenced
     if (j.to === 'dead') {
       ctx.count(row.queue, 'total:dead', 1);
       observeLatency(ctx, row.queue, 'e2e', now - row.created_at);
+      const webhook = webhookOf(row.queue);
+      const options = row.options ?? null;
+      if (webhook !== null || options !== null) finished.push({ id: j.id, queue: row.queue, state: 'dead', webhook, options, resultJson: null, lastErrorJson: error });
     }
     afterLeavingActive(ctx, row, j.to);
     return { ok: true };
   });
+  insertDeliveries(ctx, finished);
+  return results;
 }
 
 /** Back to `queued` in its old place in line, the attempt not spent (graceful shutdown). */

@@ -201,6 +201,27 @@ CREATE TABLE queue_samples (
 CREATE INDEX queue_samples_at ON queue_samples(at);
 `,
   },
+  {
+    version: 6,
+    name: 'webhook deliveries',
+    // The queue's webhook as the hot path reads it (url and events; NULL without one: completions of such
+    // queues read one NULL), its state (secrets rotating out, disabled by a 410), and the internal queue
+    // the deliveries live in (core/webhooks.ts). Its settings suit deliveries: a short lease (extended while a
+    // request runs, and a killed node's delivery comes back soon), an attempt budget the dispatcher's 3-day
+    // deadline ends first, completed deliveries kept a day and failed ones 30 days in the DLQ.
+    sql: `
+ALTER TABLE queues ADD COLUMN webhook TEXT;
+ALTER TABLE queues ADD COLUMN webhook_state TEXT;
+UPDATE queues SET webhook = json_object('url', json_extract(config, '$.webhook.url'),
+    'events', json(coalesce(json_extract(config, '$.webhook.events'), '["completed","dead"]')))
+  WHERE json_extract(config, '$.webhook.url') IS NOT NULL;
+INSERT INTO queues (name, config, paused, created_at, updated_at)
+  VALUES ('spool.webhooks',
+    '{"maxAttempts":1000,"leaseSeconds":15,"timeoutSeconds":120,"retention":{"completedSeconds":86400,"deadSeconds":2592000}}',
+    0, CAST(strftime('%s', 'now') AS INTEGER) * 1000, CAST(strftime('%s', 'now') AS INTEGER) * 1000)
+  ON CONFLICT (name) DO NOTHING;
+`,
+  },
 ];
 
 export function migrate(db: SqliteDatabase, now: number): number[] {

@@ -65,7 +65,9 @@ import {
 import { deadOrderingKeys, ensureOrderingHead, fillGroupSlots, heldGroups } from './gates.js';
 import { migrate, schemaVersion, LATEST_SCHEMA_VERSION } from './migrations.js';
 import * as records from './records.js';
-import { queueRow, rowToQueue } from './queue-rows.js';
+import { QUEUE_COLUMNS, queueRow, rowToQueue, type QueueRow } from './queue-rows.js';
+import { encodeWebhookState, webhookStateAfterDeclare } from '../../core/webhooks.js';
+import { webhookColumn } from '../webhook-deliveries.js';
 import { type TxContext, WriteCoalescer } from './write-coalescer.js';
 import { rateLimitsOf } from '../rate-limits.js';
 import { statsFromCounters } from '../stats-rows.js';
@@ -174,14 +176,16 @@ export class SqliteStore implements Store {
       const before = queueRow(ctx.conn, params.name);
       const text = JSON.stringify(params.config);
       const limits = rateLimitsOf(params.config);
+      const hookState = webhookStateAfterDeclare(before ? rowToQueue(before) : null, params.config, ctx.now);
       ctx.conn
         .stmt(
-          `INSERT INTO queues (name, config, paused, created_at, updated_at, rate_per_second, group_rate_per_second)
-           VALUES (?, ?, 0, ?, ?, ?, ?)
+          `INSERT INTO queues (name, config, paused, created_at, updated_at, rate_per_second, group_rate_per_second, webhook, webhook_state)
+           VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at,
-             rate_per_second = excluded.rate_per_second, group_rate_per_second = excluded.group_rate_per_second`,
+             rate_per_second = excluded.rate_per_second, group_rate_per_second = excluded.group_rate_per_second,
+             webhook = excluded.webhook, webhook_state = excluded.webhook_state`,
         )
-        .run(params.name, text, ctx.now, ctx.now, limits.queue, limits.group);
+        .run(params.name, text, ctx.now, ctx.now, limits.queue, limits.group, webhookColumn(params.config), encodeWebhookState(hookState));
       if (before) {
         // A raised or removed group limit, or onDead switched to continue, may open gates right away.
         for (const group of heldGroups(ctx.conn, params.name)) fillGroupSlots(ctx.conn, params.name, group, params.config);
@@ -200,8 +204,19 @@ export class SqliteStore implements Store {
 
   async queueList(): Promise<QueueRecord[]> {
     this.#assertOpen();
-    const rows = this.#conn.stmt('SELECT name, config, paused, created_at, updated_at FROM queues ORDER BY name').all();
-    return (rows as Parameters<typeof rowToQueue>[0][]).map(rowToQueue);
+    const rows = this.#conn.stmt(`SELECT ${QUEUE_COLUMNS} FROM queues ORDER BY name`).all();
+    return (rows as QueueRow[]).map(rowToQueue);
+  }
+
+  queueWebhookDisable(params: { name: string; url: string; reason: string }): Promise<boolean> {
+    return this.#write((ctx) => {
+      const row = queueRow(ctx.conn, params.name);
+      const queue = row ? rowToQueue(row) : null;
+      if (!queue || queue.config.webhook?.url !== params.url || queue.webhookState?.disabledAt) return false;
+      const state = { previousSecrets: [], ...queue.webhookState, disabledAt: new Date(ctx.now), disabledReason: params.reason };
+      ctx.conn.stmt('UPDATE queues SET webhook_state = ? WHERE name = ?').run(encodeWebhookState(state), params.name);
+      return true;
+    });
   }
 
   queueSetPaused(params: { name: string; paused: boolean }): Promise<QueueRecord | null> {

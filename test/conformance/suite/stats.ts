@@ -36,7 +36,7 @@ export function statsSuite(factory: StoreFactory): void {
       await declareQueue(store, 'b');
       await declareQueue(store, 'a');
       const all = await store.queueStatsGet({});
-      expect(all.map((s) => s.queue)).toEqual(['a', 'b']);
+      expect(all.map((s) => s.queue), 'with the internal queue the migrations create').toEqual(['a', 'b', 'spool.webhooks']);
       expect(all[0]).toEqual({
         queue: 'a',
         counts: counts({}),
