@@ -10,31 +10,33 @@ import type { Store } from '../../storage/store.js';
 export const CLEAN_BATCH = 1000;
 const MAX_BATCHES_PER_RUN = 50;
 
+/**
+ * Call `deleteBatch(limit)` until it deletes fewer than `limit` rows or `maxBatches` calls were made (the next
+ * run goes on from there); returns how many it deleted. Every bounded delete of maintenance goes through here.
+ */
+export async function deleteInBatches(
+  deleteBatch: (limit: number) => Promise<number>,
+  limit: number = CLEAN_BATCH,
+  maxBatches: number = MAX_BATCHES_PER_RUN,
+): Promise<number> {
+  let deleted = 0;
+  for (let i = 0; i < maxBatches; i++) {
+    const n = await deleteBatch(limit);
+    deleted += n;
+    if (n < limit) break;
+  }
+  return deleted;
+}
+
 export async function cleanExpired(store: Store): Promise<{ jobs: number; keys: number }> {
-  let jobs = 0;
-  let keys = 0;
-  for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
-    const n = await store.jobDeleteExpired({ limit: CLEAN_BATCH });
-    jobs += n;
-    if (n < CLEAN_BATCH) break;
-  }
-  for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
-    const n = await store.idempotencyDeleteExpired({ limit: CLEAN_BATCH });
-    keys += n;
-    if (n < CLEAN_BATCH) break;
-  }
+  const jobs = await deleteInBatches((limit) => store.jobDeleteExpired({ limit }));
+  const keys = await deleteInBatches((limit) => store.idempotencyDeleteExpired({ limit }));
   return { jobs, keys };
 }
 
 /** A blob younger than this may belong to an insert still on its way to commit: never swept. */
 export const ORPHAN_BLOB_AGE_MS = 60 * 60 * 1000;
 
-export async function sweepOrphanBlobs(store: Store): Promise<number> {
-  let swept = 0;
-  for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
-    const n = await store.blobDeleteOrphans({ olderThanMs: ORPHAN_BLOB_AGE_MS, limit: CLEAN_BATCH });
-    swept += n;
-    if (n < CLEAN_BATCH) break;
-  }
-  return swept;
+export function sweepOrphanBlobs(store: Store): Promise<number> {
+  return deleteInBatches((limit) => store.blobDeleteOrphans({ olderThanMs: ORPHAN_BLOB_AGE_MS, limit }));
 }

@@ -52,8 +52,6 @@ export class Maintainer {
   #timers: NodeJS.Timeout[] = [];
   #schedTimer: NodeJS.Timeout | null = null;
   #schedRunning = false;
-  #folding = false;
-  #sampling = false;
   #schedAgain = false;
   #unsubscribe: (() => void) | null = null;
   readonly stats = { reaped: 0, promoted: 0, cleaned: 0, folded: 0, blobsSwept: 0, sampled: 0, samplesPruned: 0, leaderChanges: 0 };
@@ -87,12 +85,12 @@ export class Maintainer {
     if (!this.#stopped) return;
     this.#stopped = false;
     void this.#elect();
-    this.#every(Math.max(100, Math.floor(this.#ttlMs / 3)), () => this.#elect());
-    this.#every(this.#reapMs, () => (this.#leader ? this.#reap() : undefined));
-    this.#every(this.#foldMs, () => (this.#leader ? this.#fold() : undefined));
-    this.#every(this.#sampleMs, () => (this.#leader ? this.#sample() : undefined));
-    this.#every(this.#cleanMs, () => (this.#leader ? this.#clean() : undefined));
-    this.#every(this.#blobSweepMs, () => (this.#leader ? this.#sweepBlobs() : undefined));
+    this.#every(Math.max(100, Math.floor(this.#ttlMs / 3)), 'leader election', () => this.#elect());
+    this.#whileLeader(this.#reapMs, 'lease reaper', () => this.#reap());
+    this.#whileLeader(this.#foldMs, 'counter folder', () => this.#fold());
+    this.#whileLeader(this.#sampleMs, 'stats sampler', () => this.#sample());
+    this.#whileLeader(this.#cleanMs, 'cleaner', () => this.#clean());
+    this.#whileLeader(this.#blobSweepMs, 'orphan blob sweep', () => this.#sweepBlobs());
     // Re-aim the scheduler whenever anything commits (a new delayed job may be due sooner).
     this.#unsubscribe = this.#store.subscribe(() => this.#leader && this.nudgeScheduler());
     this.schedules.start();
@@ -137,12 +135,27 @@ export class Maintainer {
     this.#schedTimer = setTimeout(() => void this.#schedule(), 0);
   }
 
-  #every(ms: number, fn: () => unknown): void {
+  /**
+   * Run `fn` every `ms` until stopped. A run still going when the next is due is not overlapped (a slow fold or
+   * sample under load would otherwise pile up and race on its own stats); a failure is logged and the next
+   * tick tries again.
+   */
+  #every(ms: number, what: string, fn: () => Promise<unknown>): void {
+    let running = false;
     const t = setInterval(() => {
-      if (!this.#stopped) void Promise.resolve(fn()).catch((error: unknown) => this.#log.warn({ err: error }, 'maintenance task failed'));
+      if (this.#stopped || running) return;
+      running = true;
+      fn()
+        .catch((error: unknown) => this.#log.warn({ err: error }, `${what} failed`))
+        .finally(() => (running = false));
     }, ms);
     t.unref();
     this.#timers.push(t);
+  }
+
+  /** As #every, only while this process holds the maintenance lease. */
+  #whileLeader(ms: number, what: string, fn: () => Promise<unknown>): void {
+    this.#every(ms, what, async () => (this.#leader ? fn() : undefined));
   }
 
   async #elect(): Promise<void> {
@@ -178,52 +191,29 @@ export class Maintainer {
     }
   }
 
+  // Each count is awaited before it is added: `stats.x += await …` would add to a value read before the await.
   async #fold(): Promise<void> {
-    if (this.#folding) return; // a slow fold is not overlapped by the next tick
-    this.#folding = true;
-    try {
-      const folded = await foldCounters(this.#store); // (`stats.folded += await …` would add to a stale read)
-      this.stats.folded += folded;
-    } catch (error) {
-      this.#log.warn({ err: error }, 'counter folder failed');
-    } finally {
-      this.#folding = false;
-    }
+    const folded = await foldCounters(this.#store);
+    this.stats.folded += folded;
   }
 
   async #clean(): Promise<void> {
-    try {
-      const r = await cleanExpired(this.#store);
-      this.stats.cleaned += r.jobs;
-      if (r.jobs + r.keys > 0) this.#log.info(r, 'retention removed finished jobs and expired idempotency keys');
-      const pruned = await pruneQueueSamples(this.#store);
-      this.stats.samplesPruned += pruned;
-    } catch (error) {
-      this.#log.warn({ err: error }, 'cleaner failed');
-    }
+    const r = await cleanExpired(this.#store);
+    this.stats.cleaned += r.jobs;
+    if (r.jobs + r.keys > 0) this.#log.info(r, 'retention removed finished jobs and expired idempotency keys');
+    const pruned = await pruneQueueSamples(this.#store);
+    this.stats.samplesPruned += pruned;
   }
 
   async #sample(): Promise<void> {
-    if (this.#sampling) return; // a slow store is not sampled twice at once
-    this.#sampling = true;
-    try {
-      const n = await sampleQueueStats(this.#store);
-      this.stats.sampled += n;
-    } catch (error) {
-      this.#log.warn({ err: error }, 'stats sampler failed');
-    } finally {
-      this.#sampling = false;
-    }
+    const n = await sampleQueueStats(this.#store);
+    this.stats.sampled += n;
   }
 
   async #sweepBlobs(): Promise<void> {
-    try {
-      const n = await sweepOrphanBlobs(this.#store);
-      this.stats.blobsSwept += n;
-      if (n > 0) this.#log.info({ count: n }, 'deleted payload blobs no job references');
-    } catch (error) {
-      this.#log.warn({ err: error }, 'orphan blob sweep failed');
-    }
+    const n = await sweepOrphanBlobs(this.#store);
+    this.stats.blobsSwept += n;
+    if (n > 0) this.#log.info({ count: n }, 'deleted payload blobs no job references');
   }
 
   async #schedule(): Promise<void> {

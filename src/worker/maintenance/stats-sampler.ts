@@ -6,6 +6,7 @@
  * pruned in bounded batches with the cleaner's run.
  */
 import type { Store } from '../../storage/store.js';
+import { deleteInBatches } from './cleaner.js';
 
 export const SAMPLE_INTERVAL_MS = 10_000;
 /** How long samples are kept: the longest window a series may ask for. */
@@ -21,12 +22,6 @@ export async function sampleQueueStats(store: Store): Promise<number> {
   return stats.length;
 }
 
-export async function pruneQueueSamples(store: Store): Promise<number> {
-  let pruned = 0;
-  for (let i = 0; i < MAX_PRUNE_BATCHES; i++) {
-    const n = await store.queueSampleDeleteExpired({ olderThanMs: SAMPLE_RETENTION_MS, limit: PRUNE_BATCH });
-    pruned += n;
-    if (n < PRUNE_BATCH) break;
-  }
-  return pruned;
+export function pruneQueueSamples(store: Store): Promise<number> {
+  return deleteInBatches((limit) => store.queueSampleDeleteExpired({ olderThanMs: SAMPLE_RETENTION_MS, limit }), PRUNE_BATCH, MAX_PRUNE_BATCHES);
 }
