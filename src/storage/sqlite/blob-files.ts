@@ -34,12 +34,8 @@ export class BlobFiles {
 
   /** Write every blob durably; resolves once all of them, and their names, survive a crash. */
   async writeMany(blobs: ReadonlyMap<string, Buffer>): Promise<void> {
-    for (const id of blobs.keys()) assertSafe(id);
-    if (this.dir === null) {
-      for (const [id, data] of blobs) this.#memory.set(id, { data, at: Date.now() });
-      return;
-    }
-    const dir = this.dir;
+    const dir = this.#target(blobs);
+    if (dir === null) return;
     if (!this.#dirReady) {
       await mkdir(dir, { recursive: true });
       await fsyncPath(dirname(dir)); // the folder's own entry
@@ -63,12 +59,8 @@ export class BlobFiles {
 
   /** As writeMany, synchronously (transactional enqueue on a caller's connection is synchronous). */
   writeManySync(blobs: ReadonlyMap<string, Buffer>): void {
-    for (const id of blobs.keys()) assertSafe(id);
-    if (this.dir === null) {
-      for (const [id, data] of blobs) this.#memory.set(id, { data, at: Date.now() });
-      return;
-    }
-    const dir = this.dir;
+    const dir = this.#target(blobs);
+    if (dir === null) return;
     if (!this.#dirReady) {
       mkdirSync(dir, { recursive: true });
       fsyncPathSync(dirname(dir));
@@ -86,6 +78,15 @@ export class BlobFiles {
       renameSync(temp, join(dir, id));
     }
     fsyncPathSync(dir);
+  }
+
+  /** Checks the ids; without a directory (`:memory:`) keeps the blobs in memory and answers null, else the directory. */
+  #target(blobs: ReadonlyMap<string, Buffer>): string | null {
+    for (const id of blobs.keys()) assertSafe(id);
+    if (this.dir === null) {
+      for (const [id, data] of blobs) this.#memory.set(id, { data, at: Date.now() });
+    }
+    return this.dir;
   }
 
   /** The blobs found, by id (one read per blob, in parallel). */
