@@ -8,10 +8,12 @@
  *    `max_age` (503, the queue's `admission` limits) and `rate_limit` (429, the key's limit, counted for
  *    requests to a declared queue's publish routes). Dry runs are not counted.
  *  - Node.js process metrics (CPU, memory, event loop lag, GC, handles) with the `spool_` prefix, collected
- *    once per process (prom-client's default metrics), shared by every app in it.
+ *    once per process (prom-client's default metrics), shared by every app in it. prom-client names three of
+ *    its gauges `…_total` (active handles, requests, resources), which Prometheus reserves for counters
+ *    (`promtool check metrics` warns, prometheus/client_js#283); they are served as `…_all` instead.
  * One ServerMetrics per app (`buildApp`), so two servers in one process (tests) keep their own counts.
  */
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export type AdmissionReason = 'max_depth' | 'max_age' | 'rate_limit';
 
@@ -23,6 +25,31 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 
 let processRegistry: Registry | null = null;
 
+/** prom-client's gauges named like counters, and the names they are served under. */
+const RENAMED_GAUGES: ReadonlyArray<readonly [from: string, to: string]> = [
+  ['spool_nodejs_active_handles_total', 'spool_nodejs_active_handles_all'],
+  ['spool_nodejs_active_requests_total', 'spool_nodejs_active_requests_all'],
+  ['spool_nodejs_active_resources_total', 'spool_nodejs_active_resources_all'],
+];
+
+/** Replace each gauge of RENAMED_GAUGES in `registry` by one of the new name that reads the same value. */
+function renameCounterLikeGauges(registry: Registry): void {
+  for (const [from, to] of RENAMED_GAUGES) {
+    const original = registry.getSingleMetric(from) as Gauge | undefined;
+    if (!original) continue; // not collected on this Node.js version (active resources need ≥ 17.3)
+    registry.removeSingleMetric(from);
+    new Gauge({
+      name: to,
+      help: `Number of active ${to.slice('spool_nodejs_active_'.length, -'_all'.length)} of every type (the sum of ${to.slice(0, -'_all'.length)}).`,
+      registers: [registry],
+      async collect() {
+        const { values } = await original.get(); // runs prom-client's own collect
+        this.set(values[0]?.value ?? 0);
+      },
+    });
+  }
+}
+
 /**
  * The Node.js default metrics of this process (the registry is created on first use, once per process), as
  * exposition text. prom-client 15 writes a NaN value as `Nan` (the event-loop lag mean before any sample);
@@ -32,6 +59,7 @@ export async function processMetricsText(): Promise<string> {
   if (!processRegistry) {
     processRegistry = new Registry();
     collectDefaultMetrics({ register: processRegistry, prefix: 'spool_' });
+    renameCounterLikeGauges(processRegistry);
   }
   return (await processRegistry.metrics()).replace(/ Nan$/gm, ' NaN');
 }

@@ -37,6 +37,12 @@ function expectContractSeries(m: Exposition, queue: string): void {
   expect(m.families.get('spool_admission_rejected_total')?.type).toBe('counter');
   expect(m.families.get('spool_http_request_duration_seconds')?.type).toBe('histogram');
   expect(m.families.get('spool_process_cpu_seconds_total')?.type).toBe('counter');
+  // prom-client's `…_total` gauges are served under names Prometheus allows for a gauge.
+  for (const what of ['handles', 'requests', 'resources']) {
+    expect(m.families.get(`spool_nodejs_active_${what}_all`)?.type, what).toBe('gauge');
+    expect(m.families.has(`spool_nodejs_active_${what}_total`), what).toBe(false);
+  }
+  for (const f of m.families.values()) if (f.name.endsWith('_total')) expect(f.type, f.name).toBe('counter');
 }
 
 forEachStore(() => {
