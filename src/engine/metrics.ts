@@ -68,12 +68,31 @@ const FAMILIES: readonly Family[] = [
   total('spool_jobs_enqueued_total', 'enqueued', 'Jobs enqueued since the queue was created.'),
   total('spool_jobs_completed_total', 'completed', 'Jobs completed.'),
   total('spool_jobs_failed_total', 'failed', 'Failed attempts (handler errors, timeouts, expired leases), retried or not.'),
+  {
+    name: 'spool_jobs_retried_total',
+    help: 'Failed attempts that were scheduled to run again (the rest of the failed attempts sent their job to the dead-letter queue).',
+    type: 'counter',
+    samples: (queues) => queues.map((q) => ({ value: retriedOf(q), labels: { queue: q.queue } })),
+  },
   total('spool_jobs_dead_total', 'dead', 'Jobs moved to the dead-letter queue.'),
   total('spool_jobs_cancelled_total', 'cancelled', 'Waiting jobs cancelled.'),
   total('spool_jobs_replayed_total', 'replayed', 'Dead jobs replayed from the dead-letter queue.'),
   histogram('spool_job_wait_seconds', 'wait', 'Enqueue→start of first attempts, from when the job became due (its runAt).'),
   histogram('spool_job_e2e_seconds', 'e2e', 'Enqueue→finish of jobs that completed or went to the dead-letter queue.'),
 ];
+
+/**
+ * Failed attempts that went to `retrying`: derived exactly as failed − dead. Both drivers count a failed
+ * attempt in one place (jobFailMany, in the transaction of the transition), and it sends the job either to
+ * `retrying` or to `dead`, counting `total:dead` only then; no other path moves `total:failed` or
+ * `total:dead` (cancel, replay, purge and retention leave the totals alone; a non-retryable failure or spent
+ * attempts go to `dead`; the lease reaper fails through jobFailMany too). Both totals come from one stats
+ * read, so the difference never runs backwards. If a path that fails an attempt without jobFailMany is ever
+ * added, it must keep this identity or this needs a counter of its own.
+ */
+function retriedOf(q: QueueStats): number {
+  return Math.max(0, q.totals.failed - q.totals.dead);
+}
 
 /** Names of the store-derived families (tests and docs). */
 export const QUEUE_METRIC_NAMES: readonly string[] = FAMILIES.map((f) => f.name);

@@ -2,10 +2,12 @@
  * GET /metrics and the library's metrics API, on every store, parsed with the strict exposition parser
  * (test/helpers/prometheus.ts): every series the contract names is there, the queue series move with real
  * work (enqueues, completions, failed attempts, a job into the DLQ, wait / enqueue→finish histograms counting
- * the right jobs), admission refusals are counted (503 depth, 429 key rate limit), the HTTP series carry route
+ * the right jobs), `spool_jobs_retried_total` moves with retries only (in-process failures, non-retryable
+ * errors, a replayed job, expired remote leases) and never with a failure that sends its job to the DLQ, admission refusals are counted (503 depth, 429 key rate limit), the HTTP series carry route
  * templates only, and /metrics is authorised like GET /v1/queues.
  */
 import { describe, expect, it } from 'vitest';
+import { NonRetryableError } from '../../src/core/job.js';
 import { JOB_STATES } from '../../src/core/states.js';
 import { forEachStore, waitUntil } from '../engine/harness.js';
 import { parsePrometheus, type Exposition } from '../helpers/prometheus.js';
@@ -111,6 +113,80 @@ forEachStore(() => {
         expect(lib.value(name, q), name).toBe(m.value(name, q));
       }
       expect(lib.families.has('spool_http_request_duration_seconds')).toBe(false); // per-process server series: not the library's
+    });
+
+    it('counts spool_jobs_retried_total for failed attempts scheduled to run again, not for failures that go to the DLQ', async () => {
+      const api = await startApi();
+      const fast = { backoff: { initialSeconds: 0.01, maxSeconds: 0.01 } };
+      expect((await api.call('PUT', '/v1/queues/r', { body: { maxAttempts: 3, ...fast } })).status).toBe(201);
+      expect((await api.call('PUT', '/v1/queues/once', { body: { maxAttempts: 1 } })).status).toBe(201);
+      const retried = async (queue: string) => (await scrape(api)).value('spool_jobs_retried_total', { queue });
+      expect((await scrape(api)).families.get('spool_jobs_retried_total')?.type).toBe('counter');
+      expect(await retried('r')).toBe(0);
+
+      // r: `flaky` fails once then completes (1 retry); `poison` fails three times (2 retries, then dead);
+      // `fatal` throws NonRetryableError (dead at once, no retry). once: a first failure is its last (dead, no retry).
+      const tries = new Map<string, number>();
+      const handler = async (payload: unknown) => {
+        const kind = (payload as { kind: string }).kind;
+        const n = (tries.get(kind) ?? 0) + 1;
+        tries.set(kind, n);
+        if (kind === 'fatal') throw new NonRetryableError('bad input');
+        if (kind === 'poison' || kind === 'once' || (kind === 'flaky' && n === 1)) throw new Error(`${kind} attempt ${n}`);
+      };
+      api.spool.handle('r', handler);
+      api.spool.handle('once', handler);
+      for (const kind of ['ok', 'flaky', 'poison', 'fatal']) await api.spool.enqueue('r', { kind });
+      await api.spool.enqueue('once', { kind: 'once' });
+      const worker = await api.spool.work({ queues: ['r', 'once'] });
+      await waitUntil(async () => {
+        const [[r], [once]] = await Promise.all([api.spool.stats('r'), api.spool.stats('once')]);
+        return r!.counts.completed === 2 && r!.counts.dead === 2 && once!.counts.dead === 1;
+      }, 'r: two completed, two dead; once: one dead');
+      await worker.stop();
+
+      const m = await scrape(api);
+      expect(m.value('spool_jobs_failed_total', { queue: 'r' })).toBe(5); // flaky 1 + poison 3 + fatal 1
+      expect(m.value('spool_jobs_dead_total', { queue: 'r' })).toBe(2);
+      expect(m.value('spool_jobs_retried_total', { queue: 'r' })).toBe(3); // flaky 1 + poison 2
+      expect(m.value('spool_jobs_failed_total', { queue: 'once' })).toBe(1);
+      expect(m.value('spool_jobs_retried_total', { queue: 'once' })).toBe(0);
+
+      // Replaying a dead job is not a retry; its next failure is (attempts start again), the one after it
+      // too; a cancel of the job waiting to retry takes nothing back.
+      const dead = (await api.spool.dlq.list('r')).jobs.find((j) => (j.payload as { kind: string }).kind === 'poison');
+      await api.spool.dlq.replay('r', { ids: [dead!.id] });
+      expect(await retried('r')).toBe(3);
+      const slow = { backoff: { initialSeconds: 3600, maxSeconds: 3600 } };
+      await api.spool.declareQueue('r', { maxAttempts: 3, ...slow });
+      const again = await api.spool.work({ queues: ['r'] });
+      await waitUntil(async () => (await api.spool.stats('r'))[0]!.counts.retrying === 1, 'the replayed job waiting to retry');
+      await again.stop();
+      expect(await retried('r')).toBe(4);
+      await api.spool.cancel(dead!.id);
+      expect(await retried('r')).toBe(4);
+      expect((await api.spool.metrics()).queues.find((q) => q.queue === 'r')!.totals).toMatchObject({ failed: 6, dead: 2 });
+    });
+
+    it('counts a remote lease that expired as a retry when the job runs again, and not when it goes to the DLQ', async () => {
+      const api = await startApi();
+      expect((await api.call('PUT', '/v1/queues/again', { body: { maxAttempts: 2, backoff: { initialSeconds: 3600, maxSeconds: 3600 } } })).status).toBe(201);
+      expect((await api.call('PUT', '/v1/queues/last', { body: { maxAttempts: 1 } })).status).toBe(201);
+      for (const queue of ['again', 'last']) {
+        expect((await api.call('POST', `/v1/queues/${queue}/jobs`, { body: { payload: { queue } } })).status).toBe(202);
+        const leased = await api.call('POST', `/v1/queues/${queue}/leases`, { body: { max: 1, leaseSeconds: 1 } });
+        expect(leased.body.jobs).toHaveLength(1); // never acked: the lease runs out
+      }
+      api.spool.maintain({ reapIntervalMs: 100 });
+      await waitUntil(async () => {
+        const [[again], [last]] = await Promise.all([api.spool.stats('again'), api.spool.stats('last')]);
+        return again!.counts.retrying === 1 && last!.counts.dead === 1;
+      }, 'again: waiting to retry; last: dead');
+      const m = await scrape(api);
+      expect(m.value('spool_jobs_failed_total', { queue: 'again' })).toBe(1);
+      expect(m.value('spool_jobs_retried_total', { queue: 'again' })).toBe(1);
+      expect(m.value('spool_jobs_failed_total', { queue: 'last' })).toBe(1);
+      expect(m.value('spool_jobs_retried_total', { queue: 'last' })).toBe(0);
     });
 
     it('labels HTTP series with route templates, never raw URLs; unmatched requests share one label', async () => {
