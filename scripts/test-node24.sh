@@ -12,6 +12,11 @@
 # Environment: SPOOL_NODE24_CACHE (default ~/.cache/spool-node24), SPOOL_NODE24_SPEC (default node@24),
 # TEST_DATABASE_URL as for `npm test`. The first run downloads Node (~30 MB) and compiles better-sqlite3
 # (a few minutes on two cores); later runs reuse both.
+#
+# Known (2026-12, Node v24.21.0): with better-sqlite3 12.x, processes that use SQLite abort at a later GC with
+# "Assertion failed: (env) != nullptr" in Statement::~Statement (Node 24.19+ ObjectWrap cleanup hooks;
+# better-sqlite3 13.x, which needs Node >= 22, no longer derives from ObjectWrap). CLI and server tests that
+# spawn processes fail on Node 24 until the dependency moves; pin SPOOL_NODE24_SPEC=node@24.18 to compare.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
