@@ -5,7 +5,8 @@
  * (`db.transaction(fn)`, errors thrown rather than rejected) and the file checks. The driver-level PostgreSQL
  * checks (Pool refused, another database, search_path) are in test/conformance/postgres/transactional.ts.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { SqliteDriver } from '../../src/storage/sqlite/driver.js';
 import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -35,7 +36,7 @@ interface Caller {
 
 async function callerOf(t: TempSpool): Promise<Caller> {
   if (t.kind === 'sqlite') {
-    const db = new Database(t.file!);
+    const db = new SqliteDriver(t.file!);
     onCleanup(() => {
       db.close();
     });
@@ -334,7 +335,7 @@ describe('Transactional enqueue on SQLite (tx)', () => {
   it('refuses a connection to another file — an empty one, or another Spool store’s — and writes nothing there', async () => {
     const { spool } = await setUp();
     const dir = tempDir();
-    const empty = new Database(join(dir, 'other.db'));
+    const empty = new SqliteDriver(join(dir, 'other.db'));
     onCleanup(() => {
       empty.close();
     });
@@ -364,7 +365,7 @@ describe('Transactional enqueue on SQLite (tx)', () => {
     const { spool, file, dir } = await setUp();
     const link = join(dir, 'link.db');
     symlinkSync(file, link);
-    const viaLink = new Database(link);
+    const viaLink = new SqliteDriver(link);
     onCleanup(() => {
       viaLink.close();
     });
@@ -377,7 +378,7 @@ describe('Transactional enqueue on SQLite (tx)', () => {
     const memory = await Spool.open('sqlite::memory:');
     onCleanup(() => memory.close());
     await memory.declareQueue('q');
-    const memoryDb = new Database(':memory:');
+    const memoryDb = new SqliteDriver(':memory:');
     onCleanup(() => {
       memoryDb.close();
     });

@@ -6,9 +6,10 @@
  * Busy handling: busy_timeout is kept tiny (the busy handler sleeps synchronously and would freeze the event
  * loop); the write coalescer retries SQLITE_BUSY asynchronously instead.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { SqliteDriver } from './driver.js';
 
 export type SqliteDatabase = Database.Database;
 
@@ -21,7 +22,7 @@ export const OPEN_BUSY_TIMEOUT_MS = 5000;
 
 export function openDatabase(path: string, opts: { readonly?: boolean } = {}): SqliteDatabase {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path, { readonly: opts.readonly ?? false });
+  const db = new SqliteDriver(path, { readonly: opts.readonly ?? false });
   configureConnection(db);
   return db;
 }

@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { SqliteDriver } from '../../../src/storage/sqlite/driver.js';
 import { describe, expect, it } from 'vitest';
 import type { ManualClock } from '../../../src/core/clock.js';
 import { uuidv7 } from '../../../src/core/ids.js';
@@ -109,7 +109,7 @@ export function blobFilesSuite(open: (opts?: { clock?: ManualClock }) => Promise
     it('transactional enqueue writes the blob before the caller commits; a rollback leaves an orphan for the sweep', async () => {
       const store = await open();
       await declareQueue(store, 'q');
-      const db = new Database(store.path);
+      const db = new SqliteDriver(store.path);
       try {
         configureSqliteConnection(db);
         const committed = jobInput('q', { payloadJson: bigPayloadJson(300, 'tx'), blob: true });

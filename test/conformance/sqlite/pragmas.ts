@@ -3,7 +3,7 @@
  * a second store on the same file, and a caller's connection prepared with configureSqliteConnection for
  * transactional enqueue. A caller's connection below FULL is refused.
  */
-import Database from 'better-sqlite3';
+import { SqliteDriver } from '../../../src/storage/sqlite/driver.js';
 import { describe, expect, it } from 'vitest';
 import type { ManualClock } from '../../../src/core/clock.js';
 import { configureSqliteConnection, openStore } from '../../../src/storage/open-store.js';
@@ -42,7 +42,7 @@ export function pragmasSuite(open: (opts?: { clock?: ManualClock }) => Promise<S
     it('a transactional-enqueue connection prepared with configureSqliteConnection is durable, and commits or rolls back with the caller', async () => {
       const store = await open();
       await declareQueue(store, 'q');
-      const db = new Database(store.path);
+      const db = new SqliteDriver(store.path);
       try {
         configureSqliteConnection(db);
         expect(pragmas(db)).toEqual(DURABLE);
@@ -72,7 +72,7 @@ export function pragmasSuite(open: (opts?: { clock?: ManualClock }) => Promise<S
     it('a caller connection below synchronous=FULL, or outside a transaction, is refused and writes nothing', async () => {
       const store = await open();
       await declareQueue(store, 'q');
-      const db = new Database(store.path);
+      const db = new SqliteDriver(store.path);
       try {
         configureSqliteConnection(db);
         const outside = jobInput('q');
