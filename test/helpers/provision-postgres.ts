@@ -77,8 +77,9 @@ export async function provisionPostgres(): Promise<ProvisionedPostgres> {
       return { url: DEFAULT_TEST_DATABASE_URL, summary: notes.join('\n'), teardown };
     }
     if (!binaries) throw new Error(`nothing usable at ${DEFAULT_TEST_DATABASE_URL} (${why}), and no PostgreSQL binaries to start one: ${notes.join('; ')}`);
-    // The suites open many pools at once (two workers, a pool per store): room for them.
-    cluster = await startPgCluster({ settings: { max_connections: '200', fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } });
+    // The suites open many pools at once (two workers, a pool per store): room for them. Durability settings
+    // stay as a real server's (fsync and synchronous_commit on): the conformance suite reads them back.
+    cluster = await startPgCluster({ settings: { max_connections: '200' } });
     const url = await cluster.createDatabase('test');
     process.env.TEST_DATABASE_URL = url;
     notes.push(`PostgreSQL: nothing usable at ${DEFAULT_TEST_DATABASE_URL} (${why}); started a private server for this run: ${url} (${binaries.version}, folder ${cluster.dir})`);
