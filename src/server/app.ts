@@ -245,6 +245,16 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
     state.shuttingDown = true;
     waiter.abortAll();
   });
+  // Node's server.close() ends only the keep-alive connections idle at that moment: one still answering a
+  // request would stay open after its answer until the keep-alive timeout (72 s), and the close with it (a
+  // browser on the dashboard keeps its sockets). While shutting down, answers say `Connection: close`, and
+  // each finished one closes the connections that are idle now.
+  app.addHook('onSend', async (_req, reply) => {
+    if (state.shuttingDown) reply.header('connection', 'close');
+  });
+  app.addHook('onResponse', async () => {
+    if (state.shuttingDown) setImmediate(() => app.server.closeIdleConnections());
+  });
   return app;
 }
 

@@ -265,7 +265,7 @@ export function stderrLines(r: { stderr: string }): string[] {
 export function cliTestScope(): { tmp: TempDirs; procs: LongRunning[] } {
   const tmp = new TempDirs();
   const procs: LongRunning[] = [];
-  beforeAll(buildCli);
+  beforeAll(buildCli, 180_000); // a cold build of src/ (tsc) on a loaded 2-core machine can pass the 60 s hook timeout
   afterEach(() => {
     for (const p of procs.splice(0)) p.kill();
     tmp.cleanup();

@@ -1,6 +1,7 @@
 /**
- * The dashboard in a real browser: Debian's Chromium, headless, driven by playwright-core (never a browser
- * download), against a live server (buildApp on a real port, with SPOOL_ADMIN_TOKEN) on every store, with
+ * The dashboard in a real browser: a headless Chromium driven by playwright-core (never a browser download:
+ * the system's Chromium, else the one shipped in the @sparticuz/chromium devDependency; test/helpers/chromium.ts),
+ * against a live server (buildApp on a real port, with SPOOL_ADMIN_TOKEN) on every store, with
  * real jobs run by real in-process handlers — completed, failed then retried, dead, and one carrying hostile
  * markup in its payload, error and correlation id. Through the UI: the sign-in on 401 (key in sessionStorage
  * only, sign out clears it), the queue table against the API's counts, the charts (uPlot canvases whose
@@ -14,6 +15,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobContext } from '../../src/index.js';
 import { forEachStore, waitUntil } from '../engine/harness.js';
+import { findChromium } from '../helpers/chromium.js';
 import { ADMIN, call, createKey, startServer, type Server } from '../server/auth-harness.js';
 
 const HOSTILE_HTML = '<img src=x onerror=window.__pwned=1>'; // no quotes: it appears verbatim inside the payload's JSON too
@@ -25,8 +27,14 @@ let page: Page;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const binary = findChromium();
+  browser = await chromium.launch({
+    executablePath: binary.executablePath,
+    env: { ...process.env, ...binary.env },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  // A fixed locale: numbers and dates the page formats ("first 8,192 bytes shown") do not follow the machine's.
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: 'en-US' });
   page.setDefaultTimeout(20_000);
   page.on('pageerror', (error) => pageErrors.push(error.message));
 });

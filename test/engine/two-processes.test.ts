@@ -42,7 +42,7 @@ describe('Two processes on one SQLite file', () => {
 
     // Each id ran exactly once, in one process or the other, and the stored result names that process.
     const runsThere = new Map<string, number>();
-    for (const line of child.lines) {
+    for (const line of child.ledger()) {
       const m = /^RUN (\S+) (\d+)$/.exec(line);
       if (m) runsThere.set(m[1]!, (runsThere.get(m[1]!) ?? 0) + 1);
     }

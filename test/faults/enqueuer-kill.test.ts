@@ -49,7 +49,8 @@ describe('kill -9 of an enqueuing process', () => {
       const exit = await child.exited;
       expect(exit.signal, `run ${run} ended by ${seen}`).toBe('SIGKILL');
 
-      for (const line of child.lines) {
+      // The ledger, not stdout: it holds every line written before the kill (test/faults/children/ledger.ts).
+      for (const line of child.ledger()) {
         const [kind, r, seq, id] = line.split(' ');
         if (kind === 'TRY') tried.add(`${r} ${seq}`);
         else if (kind === 'OK') acked.set(`${r} ${seq}`, id!);

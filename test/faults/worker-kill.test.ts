@@ -72,7 +72,7 @@ describe('kill -9 of a worker process', () => {
     await child.waitForLine((l) => l.startsWith('RUN ') && child.lines.filter((x) => x.startsWith('RUN ')).length >= 100, 30_000);
     child.kill('SIGKILL');
     expect((await child.exited).signal).toBe('SIGKILL');
-    const ranInChild = new Set(child.lines.filter((l) => l.startsWith('RUN ')).map((l) => l.split(' ')[1]!));
+    const ranInChild = new Set(child.ledger().filter((l) => l.startsWith('RUN ')).map((l) => l.split(' ')[1]!));
 
     const ranHere = new Map<string, number>();
     spool.handle('crashy', async (_payload, ctx) => {
@@ -130,7 +130,7 @@ describe('kill -9 of a worker process', () => {
         throw new Error(`worker did not kill itself; lines: ${child.lines.join(' | ')}`);
       }
       expect(exit.signal).toBe('SIGKILL');
-      for (const line of child.lines) {
+      for (const line of child.ledger()) {
         const m = /^RUN (\S+) (\d+)$/.exec(line);
         if (m && m[1] === id) attemptsSeen.push(Number(m[2]));
       }

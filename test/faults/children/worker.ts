@@ -2,13 +2,21 @@
  * A worker process for multi-process and crash tests. Configured by JSON in SPOOL_TEST_CHILD:
  *   { url, queue, mode, concurrency?, leaseSeconds?, sideEffectFile?, maintenance? }
  * Modes (what the handler does):
- *   record          print `RUN <id> <attempt>` and complete (after an optional `delayMs`)
- *   step-then-hang  ctx.step('side-effect') appends the job id to `sideEffectFile`; print `STEP <id>`; hang
- *   kill-self       print `RUN <id> <attempt>`, then SIGKILL its own process
- * Prints `READY` once the worker runs. On SIGTERM: graceful stop, close, exit 0.
+ *   record          note `RUN <id> <attempt>` and complete (after an optional `delayMs`)
+ *   step-then-hang  ctx.step('side-effect') appends the job id to `sideEffectFile`; note `STEP <id>`; hang
+ *   kill-self       note `RUN <id> <attempt>`, then SIGKILL its own process
+ * A note goes to the ledger first (./ledger.ts: synchronous, so it survives a SIGKILL right after, which a
+ * line queued for stdout may not), then to stdout for the test to follow progress. Prints `READY` once the
+ * worker runs. On SIGTERM: graceful stop, close, exit 0.
  */
 import { appendFileSync } from 'node:fs';
 import { Spool, type Handler } from '../../../src/index.js';
+import { record } from './ledger.js';
+
+function note(line: string): void {
+  record(line);
+  process.stdout.write(`${line}\n`);
+}
 
 interface Config {
   url: string;
@@ -26,7 +34,7 @@ const spool = await Spool.open(config.url);
 const handlers: Record<Config['mode'], Handler> = {
   record: async (_payload, ctx) => {
     if (config.delayMs) await new Promise((r) => setTimeout(r, Math.random() * config.delayMs!));
-    process.stdout.write(`RUN ${ctx.job.id} ${ctx.job.attempt}\n`);
+    note(`RUN ${ctx.job.id} ${ctx.job.attempt}`);
     return { pid: process.pid };
   },
   'step-then-hang': async (_payload, ctx) => {
@@ -34,11 +42,11 @@ const handlers: Record<Config['mode'], Handler> = {
       appendFileSync(config.sideEffectFile!, `${ctx.job.id}\n`);
       return process.pid;
     });
-    process.stdout.write(`STEP ${ctx.job.id} ${ctx.job.attempt}\n`);
+    note(`STEP ${ctx.job.id} ${ctx.job.attempt}`);
     await new Promise(() => {}); // hang until killed
   },
   'kill-self': async (_payload, ctx) => {
-    process.stdout.write(`RUN ${ctx.job.id} ${ctx.job.attempt}\n`);
+    note(`RUN ${ctx.job.id} ${ctx.job.attempt}`);
     process.kill(process.pid, 'SIGKILL');
     await new Promise(() => {});
   },
