@@ -17,6 +17,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { ShuttingDownError } from '../core/errors.js';
 import type { Spool } from '../spool.js';
 import { AcceptPath } from './accept.js';
+import { drainLimitsFor, drainThenClose, type DrainLimits } from './body-drain.js';
 import type { ServerContext, ServerState } from './context.js';
 import { JobWaiter } from './job-waiter.js';
 import { ServerMetrics } from './metrics.js';
@@ -62,6 +63,8 @@ export interface AppOptions {
   readonly validateResponses?: boolean;
   /** SPOOL_ADMIN_TOKEN (default: the variable); null or empty: open access (auth/plugin.ts). */
   readonly adminToken?: string | null;
+  /** After a refusal sent while the body still arrives (413): how much more of it to read before closing (body-drain.ts). */
+  readonly drainLimits?: DrainLimits;
   /** Comment lines on idle job event streams this often (default 15 s; routes/job-events.ts). */
   readonly eventHeartbeatMs?: number;
 }
@@ -160,6 +163,12 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
       reply.header('connection', 'close');
       throw new ShuttingDownError('the server is shutting down: retry on another node or after the restart');
     }
+  });
+  // An answer that closes the connection while the client is still sending its body (a 413 before the body
+  // was read, shutdown): read and discard the rest, bounded, so the client reads the answer (body-drain.ts).
+  const drainLimits = options.drainLimits ?? drainLimitsFor(maxBodyBytes);
+  app.addHook('onSend', async (req, reply) => {
+    if (String(reply.getHeader('connection') ?? '').toLowerCase() === 'close' && !req.raw.complete) drainThenClose(req.raw, reply.raw, drainLimits);
   });
   // Authentication and authorisation: an onRequest hook after the shutdown gate, before any body is read.
   installAuth(app, {
