@@ -138,7 +138,9 @@ export const JobSchema = Type.Object({
   finishedAt: Nullable(Timestamp),
   progress: AnyJson,
   result: AnyJson,
-  lastError: Nullable(JobErrorSchema),
+  lastError: Type.Union([JobErrorSchema, Type.Null()], {
+    description: "the most recent failed attempt's error; kept after a later success (a completed job may show it), null when no attempt failed. `history` lists each attempt's error",
+  }),
   payload: Type.Unknown({ description: 'any JSON value; null when the payload is stored as a blob (see payloadRef)' }),
   payloadRef: Nullable(
     Type.String({ description: 'where to read a payload stored as a blob (over 256 KiB of JSON): /v1/jobs/{id}/payload; null when the payload is inline' }),
