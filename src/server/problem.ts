@@ -46,6 +46,7 @@ const BY_CODE: Record<ErrorCode, ProblemKind> = {
   migration_failed: { status: 503, title: 'Store not migrated', retryAfterSeconds: 5 },
   timeout: { status: 504, title: 'Timed out' },
   shutting_down: { status: 503, title: 'Shutting down', retryAfterSeconds: 1 },
+  result_too_large: { status: 413, title: 'Result too large' },
 };
 
 /** Conditions that exist only over HTTP (no SpoolError code): their own problem names. */
