@@ -10,6 +10,7 @@ export { childTraceparent, parseTraceparent, traceIdOf, type TraceContext } from
 export type { Worker, WorkerOptions } from './worker/runtime.js';
 export type { Job, JobError, HistoryEntry } from './core/job.js';
 export { NonRetryableError, RetryAfterError } from './core/job.js';
+export { MAX_RESULT_BYTES } from './core/job-result.js';
 export { verifyWebhook, type VerifyWebhookOptions, type WebhookHeaders } from './client/webhook-signature.js';
 export type { JobState } from './core/states.js';
 export { JOB_STATES, TRANSITIONS } from './core/states.js';

@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'unsupported_store'
   | 'migration_failed'
   | 'timeout'
-  | 'shutting_down';
+  | 'shutting_down'
+  | 'result_too_large';
 
 export interface FieldError {
   /** JSON Pointer into the input that failed, e.g. `/payload/email`. */
@@ -147,6 +148,22 @@ export class UnsupportedStoreError extends SpoolError {
 export class ShuttingDownError extends SpoolError {
   constructor(message = 'shutting down') {
     super('shutting_down', message);
+  }
+}
+
+/**
+ * A job result over MAX_RESULT_BYTES (core/job-result.ts): refused on ack (HTTP 413 `result-too-large`, the
+ * lease kept so the worker can ack a smaller one), and from an in-process handler the attempt fails, not
+ * retryable (the same handler would return the same result), so the job goes to the DLQ with this error.
+ */
+export class ResultTooLargeError extends SpoolError {
+  readonly bytes: number;
+  readonly maxBytes: number;
+  readonly retryable = false;
+  constructor(bytes: number, maxBytes: number) {
+    super('result_too_large', `the job result is ${bytes} bytes of JSON; results are at most ${maxBytes} bytes (64 KiB)`);
+    this.bytes = bytes;
+    this.maxBytes = maxBytes;
   }
 }
 

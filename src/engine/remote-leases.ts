@@ -27,6 +27,7 @@ import { logJobEvent, logJobFailure, traceparentOf, traceparentOfJson, type JobR
 import type { ClaimedJob, FencedResult, Store } from '../storage/store.js';
 import type { JobTypeDefinition } from './job-types.js';
 import { LeaseWaiters } from './lease-waiters.js';
+import { resultJsonOf } from '../core/job-result.js';
 
 export const MAX_LEASE_BATCH = 100;
 export const MAX_WAIT_SECONDS = 30;
@@ -163,7 +164,7 @@ export class RemoteLeases {
 
   /** Complete a leased job. */
   async ack(id: string, params: { leaseToken: string; result?: unknown }): Promise<{ id: string; state: 'completed' }> {
-    const resultJson = params.result === undefined ? null : JSON.stringify(params.result);
+    const resultJson = resultJsonOf(params.result); // over 64 KiB: ResultTooLargeError, the lease kept
     const known = this.#known(id, params.leaseToken);
     const [r] = await this.#deps.store.jobCompleteMany({ jobs: [{ id, leaseToken: params.leaseToken, resultJson }] });
     this.#settled(id, r!);

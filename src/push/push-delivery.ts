@@ -16,13 +16,14 @@ import { describeStatus, OutboundRequestError, type GuardedHttpClient, type Post
 import { webhookHeaders } from '../client/webhook-signature.js';
 import { childTraceparent } from '../observability/trace-context.js';
 import type { Handler } from '../worker/handler.js';
+import { MAX_RESULT_BYTES } from '../core/job-result.js';
 
 export type PushTarget = NonNullable<QueueConfig['target']>;
 
 /** Default `target.timeoutSeconds`. */
 export const DEFAULT_TARGET_TIMEOUT_SECONDS = 30;
-/** Answers up to this size that parse as JSON are kept as the job's result. */
-export const MAX_RESULT_BYTES = 64 * 1024;
+/** Answers up to the result limit (core/job-result.ts) that parse as JSON are kept as the job's result. */
+export { MAX_RESULT_BYTES };
 
 const USER_AGENT = 'spool-push/1';
 

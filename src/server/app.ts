@@ -17,13 +17,14 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { ShuttingDownError } from '../core/errors.js';
 import type { Spool } from '../spool.js';
 import { AcceptPath } from './accept.js';
+import { drainLimitsFor, drainThenClose, type DrainLimits } from './body-drain.js';
 import type { ServerContext, ServerState } from './context.js';
 import { JobWaiter } from './job-waiter.js';
 import { ServerMetrics } from './metrics.js';
 import { parseJsonBody } from './json-body.js';
-import { HttpProblem, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX, sendProblem, toProblem } from './problem.js';
+import { HttpProblem, isRefusal, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX, sendProblem, toProblem } from './problem.js';
 import { QueueMonitor } from './queue-monitor.js';
-import { SHARED_SCHEMAS } from './schemas/common.js';
+import { errorResponses, ROUTING_RESPONSES, SHARED_SCHEMAS } from './schemas/common.js';
 import { installAuth } from './auth/plugin.js';
 import { KeyRegistry } from './auth/keys.js';
 import { auditRoutes } from './routes/audit.js';
@@ -62,6 +63,8 @@ export interface AppOptions {
   readonly validateResponses?: boolean;
   /** SPOOL_ADMIN_TOKEN (default: the variable); null or empty: open access (auth/plugin.ts). */
   readonly adminToken?: string | null;
+  /** After a refusal sent while the body still arrives (413): how much more of it to read before closing (body-drain.ts). */
+  readonly drainLimits?: DrainLimits;
   /** Comment lines on idle job event streams this often (default 15 s; routes/job-events.ts). */
   readonly eventHeartbeatMs?: number;
 }
@@ -150,6 +153,7 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/v1/') && !route.config?.scope) throw new Error(`route ${String(route.method)} ${route.url} declares no config.scope`);
     const methods = (Array.isArray(route.method) ? route.method : [route.method]).map(String);
+    if (route.url.startsWith('/v1/')) documentFrameworkAnswers(route, methods);
     const pattern = new RegExp(`^${route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z]+/g, '[^/]+')}$`);
     routes.push({ methods, pattern });
   });
@@ -161,6 +165,12 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
       throw new ShuttingDownError('the server is shutting down: retry on another node or after the restart');
     }
   });
+  // An answer that closes the connection while the client is still sending its body (a 413 before the body
+  // was read, shutdown): read and discard the rest, bounded, so the client reads the answer (body-drain.ts).
+  const drainLimits = options.drainLimits ?? drainLimitsFor(maxBodyBytes);
+  app.addHook('onSend', async (req, reply) => {
+    if (String(reply.getHeader('connection') ?? '').toLowerCase() === 'close' && !req.raw.complete) drainThenClose(req.raw, reply.raw, drainLimits);
+  });
   // Authentication and authorisation: an onRequest hook after the shutdown gate, before any body is read.
   installAuth(app, {
     spool,
@@ -169,9 +179,10 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
   });
 
   // The access line: answered requests below 400 at `debug` (at `info` the line cost H1 about 40% of its
-  // req/s: 3,441 vs 5,827 on SQLite, 3 reps each), refusals at `info`, server errors at `error`.
+  // req/s: 3,441 vs 5,827 on SQLite, 3 reps each), refusals at `info` (also the 503s of admission control and
+  // shutdown: the server doing its job, not failing), server errors at `error`.
   app.addHook('onResponse', async (req, reply) => {
-    const level = reply.statusCode >= 500 ? 'error' : reply.statusCode >= 400 ? 'info' : 'debug';
+    const level = reply.statusCode >= 500 && !isRefusal(reply) ? 'error' : reply.statusCode >= 400 ? 'info' : 'debug';
     req.log[level](
       { method: req.method, route: req.routeOptions.url ?? null, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
       'request',
@@ -216,6 +227,7 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
       },
       servers: [{ url: '/', description: 'the server answering this document' }],
       components: {
+        responses: ROUTING_RESPONSES as never, // plain OpenAPI objects (schemas/common.ts)
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'SPOOL_ADMIN_TOKEN or an API key; open access when the server runs without SPOOL_ADMIN_TOKEN (loopback only)' },
         },
@@ -223,6 +235,19 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
       security: [{ bearer: [] }],
     },
     hideUntagged: false,
+    // Routes whose body may be left out say so with OPTIONAL_BODY (json-body.ts): the swagger plugin marks every
+    // body required, so the marker becomes `requestBody.required: false` here and is then removed.
+    transformObject: (documentObject) => {
+      const openapiObject = (documentObject as { openapiObject: { paths?: Record<string, unknown> } }).openapiObject;
+      for (const item of Object.values(openapiObject.paths ?? {})) {
+        for (const op of Object.values(item as Record<string, Record<string, unknown>>)) {
+          if (op?.['x-spool-optional-body'] !== true) continue;
+          delete op['x-spool-optional-body'];
+          if (op['requestBody']) (op['requestBody'] as { required: boolean }).required = false;
+        }
+      }
+      return openapiObject as never;
+    },
     // Shared schemas appear under components.schemas by their $id (Problem, Job, Queue), not def-N.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`) },
   });
@@ -256,6 +281,19 @@ export function buildApp(spool: Spool, options: AppOptions = {}): FastifyInstanc
     if (state.shuttingDown) setImmediate(() => app.server.closeIdleConnections());
   });
   return app;
+}
+
+/**
+ * What Fastify answers on any /v1 route before its handler runs, documented on the route (the OpenAPI
+ * document must list every status a route answers): 400 (a bad query string or path), 414 (a path parameter
+ * over 200 characters) on routes with parameters, and 413 / 415 on every method that may carry a body.
+ */
+function documentFrameworkAnswers(route: { url: string; schema?: unknown }, methods: string[]): void {
+  const schema = (route.schema ??= {}) as { response?: Record<string, unknown>; hide?: boolean };
+  if (schema.hide) return;
+  const response = (schema.response ??= {});
+  const statuses = [400, ...(route.url.includes(':') ? [414] : []), ...(methods.some((m) => m !== 'GET' && m !== 'HEAD') ? [413, 415] : [])];
+  Object.assign(response, errorResponses(...statuses.filter((s) => !(String(s) in response))));
 }
 
 /** Errors Node's HTTP parser raises before Fastify sees a request (oversized or broken heads). */

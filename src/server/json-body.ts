@@ -5,6 +5,7 @@
  * numbers JSON.parse turned into ±Infinity (`1e400`), and prototype-pollution keys (`__proto__`, or
  * `constructor.prototype`). Every refusal is a 400 problem. Registered by app.ts; other media types get 415.
  */
+import type { FastifyRequest } from 'fastify';
 import { HttpProblem } from './problem.js';
 
 /** Deepest nesting of the whole body (the payload gets a couple of levels less). */
@@ -51,3 +52,15 @@ export function checkJsonValue(root: unknown): void {
     }
   }
 }
+
+/**
+ * preValidation for routes whose body may be left out (PUT a queue with every default, pause, resume,
+ * cancel): no body is `{}`, then validated as strictly as any body (unknown fields are 400). Such routes mark
+ * their schema `OPTIONAL_BODY`, which app.ts turns into `requestBody.required: false` in the document.
+ */
+export async function absentBodyIsEmpty(req: FastifyRequest): Promise<void> {
+  if (req.body === undefined || req.body === null) req.body = {};
+}
+
+/** Route schema marker: the body may be left out (see absentBodyIsEmpty). */
+export const OPTIONAL_BODY = { 'x-spool-optional-body': true } as const;

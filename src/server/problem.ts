@@ -46,6 +46,7 @@ const BY_CODE: Record<ErrorCode, ProblemKind> = {
   migration_failed: { status: 503, title: 'Store not migrated', retryAfterSeconds: 5 },
   timeout: { status: 504, title: 'Timed out' },
   shutting_down: { status: 503, title: 'Shutting down', retryAfterSeconds: 1 },
+  result_too_large: { status: 413, title: 'Result too large' },
 };
 
 /** Conditions that exist only over HTTP (no SpoolError code): their own problem names. */
@@ -235,9 +236,19 @@ export function batchIndex(path: string): { index?: number } {
   return m ? { index: Number(m[1]) } : {};
 }
 
+/** 5xx answers that are deliberate refusals, not server failures: logged at `info` like 4xx (app.ts). */
+const REFUSALS = new Set([`${PROBLEM_TYPE_PREFIX}admission-rejected`, `${PROBLEM_TYPE_PREFIX}shutting-down`]);
+const refused = new WeakSet<FastifyReply>();
+
+/** Was this reply a deliberate refusal (admission control, shutdown) rather than a failure? */
+export function isRefusal(reply: FastifyReply): boolean {
+  return refused.has(reply);
+}
+
 /** Send a problem: the status, `application/problem+json`, `Retry-After` when it has one. */
 export function sendProblem(reply: FastifyReply, problem: Problem & { headers?: Readonly<Record<string, string>> }): FastifyReply {
   const { retryAfterSeconds, headers, ...body } = problem;
+  if (REFUSALS.has(body.type)) refused.add(reply);
   if (retryAfterSeconds !== undefined) reply.header('retry-after', String(retryAfterSeconds));
   for (const [k, v] of Object.entries(headers ?? {})) reply.header(k, v);
   return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).serializer(JSON.stringify).send(body);

@@ -3,7 +3,7 @@
  * as ISO-8601 UTC strings, secrets redacted. The shapes are the response schemas in schemas/.
  */
 import type { HistoryEntry, Job, JobError } from '../core/job.js';
-import { agingSecondsOf, DEFAULTS, onDeadOf, retentionOf, resolveRunSettings, type QueueConfig } from '../core/queue-config.js';
+import { agingSecondsOf, DEFAULT_SECRET_ROTATION_SECONDS, DEFAULTS, onDeadOf, retentionOf, resolveRunSettings, type QueueConfig } from '../core/queue-config.js';
 import type { QueueInfo } from '../spool.js';
 import type { JobReceipt } from '../storage/store.js';
 import type { WebhookState } from '../core/webhooks.js';
@@ -93,7 +93,7 @@ function webhookJson(hook: NonNullable<QueueConfig['webhook']>, state: WebhookSt
     url: hook.url,
     secret: REDACTED,
     events: hook.events ? [...hook.events] : null,
-    secretRotationSeconds: hook.secretRotationSeconds ?? null,
+    secretRotationSeconds: hook.secretRotationSeconds ?? DEFAULT_SECRET_ROTATION_SECONDS, // the effective value, as the other settings
     disabledAt: iso(state?.disabledAt ?? null),
     disabledReason: state?.disabledReason ?? null,
     previousSecretUntil: until > 0 ? new Date(until).toISOString() : null,

@@ -22,6 +22,7 @@ import type { JobTracing } from '../observability/otel.js';
 import { traceIdOf } from '../observability/trace-context.js';
 import type { Completer } from './completer.js';
 import type { Handler, JobContext, JobInfo } from './handler.js';
+import { resultJsonOf } from '../core/job-result.js';
 
 /** What the executor needs of a store: progress and durable steps (a remote worker maps these to HTTP). */
 export type ExecutorStore = Pick<Store, 'jobProgressSet' | 'jobStepList' | 'jobStepSet'>;
@@ -139,7 +140,7 @@ export class Executor {
     };
     try {
       const result = await (this.#tracing ? this.#tracing.process(job, entry.traceparent, attempt, () => entry.abortReason) : attempt(entry.traceparent));
-      outcome = { ok: true, resultJson: result === undefined ? null : JSON.stringify(result) };
+      outcome = { ok: true, resultJson: resultJsonOf(result) }; // over 64 KiB: the attempt fails, not retryable
     } catch (thrown) {
       const retryable = !isNonRetryable(thrown);
       outcome = { ok: false, error: toJobError(thrown, retryable ? undefined : false), retryable, retryAfterMs: retryAfterMsOf(thrown) };

@@ -1,8 +1,10 @@
 /**
  * Set-up for the HTTP API suites: a real server (`buildApp` + `listen` on 127.0.0.1, port 0) over a fresh
  * store of the enclosing `forEachStore` block, with every response checked against its documented schema
- * (`validateResponses`: a body that breaks its schema is a 500, which fails the test), and `api()` — one
- * request over fetch, answering status, headers and the parsed body. Servers close before their Spool.
+ * (`validateResponses`: a body that breaks its schema is a 500, which fails the test), and `call()` — one
+ * request over fetch, answering status, headers and the parsed body, and checking the exchange against the
+ * OpenAPI document (openapi-check.ts; `unchecked: true` only for the checker's own tests). Servers close
+ * before their Spool.
  */
 import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
@@ -10,6 +12,7 @@ import { buildApp, type AppOptions } from '../../src/server/app.js';
 import type { Clock } from '../../src/core/clock.js';
 import type { Spool, SpoolOptions } from '../../src/spool.js';
 import { onCleanup, openSpool } from '../engine/harness.js';
+import { documentCheck } from './openapi-check.js';
 
 export interface Api {
   readonly base: string;
@@ -26,6 +29,8 @@ export interface CallOptions {
   readonly raw?: string | Uint8Array;
   readonly contentType?: string | null;
   readonly headers?: Record<string, string>;
+  /** Skip the OpenAPI check (a request to something that is not the Spool server). */
+  readonly unchecked?: boolean;
 }
 
 export interface Answer {
@@ -59,6 +64,7 @@ export async function call(base: string, method: string, path: string, options: 
   const text = await res.text();
   let parsed: unknown = undefined;
   if (text.length > 0 && /json/.test(res.headers.get('content-type') ?? '')) parsed = JSON.parse(text);
+  if (!options.unchecked) documentCheck().assert({ method, path, status: res.status, headers: res.headers, text });
   return { status: res.status, headers: res.headers, body: parsed, text };
 }
 

@@ -1,12 +1,14 @@
 /**
  * Set-up for the auth suites: a real HTTP server (buildApp + listen on 127.0.0.1, port 0) over a fresh store
- * of the enclosing `forEachStore` block, a `call()` helper over fetch, and key creation through the API.
+ * of the enclosing `forEachStore` block, a `call()` helper over fetch (each exchange checked against the OpenAPI
+ * document, openapi-check.ts), and key creation through the API.
  * Servers close before their Spool and store (engine harness clean-ups run last-registered first).
  */
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/server/app.js';
 import type { Spool } from '../../src/spool.js';
 import { onCleanup, openSpool } from '../engine/harness.js';
+import { documentCheck } from './openapi-check.js';
 
 export const ADMIN = 'test-admin-token-0123456789';
 
@@ -67,9 +69,11 @@ export async function call(
     const res = await fetch(base + path, { method, headers, ...(body !== undefined ? { body } : {}), signal: controller.signal });
     if ((res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
       controller.abort();
+      documentCheck().assert({ method, path, status: res.status, headers: res.headers, text: '' });
       return { status: res.status, headers: res.headers, body: null, text: '' };
     }
     const text = await res.text();
+    documentCheck().assert({ method, path, status: res.status, headers: res.headers, text });
     let parsed: unknown = null;
     try {
       parsed = text ? JSON.parse(text) : null;

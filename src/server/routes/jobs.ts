@@ -7,18 +7,23 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
 import { isTerminal } from '../../core/states.js';
 import type { Job } from '../../core/job.js';
-import { normalizeTraceparent } from '../../observability/trace-context.js';
 import type { DryRunAnswer, RequestContext } from '../accept.js';
 import type { ServerContext } from '../context.js';
 import { audit } from '../auth/audit.js';
-import { FieldProblem } from '../problem.js';
+import { absentBodyIsEmpty, OPTIONAL_BODY } from '../json-body.js';
+import { enqueueHeaders } from '../request-headers.js';
 import { access } from '../route-config.js';
 import {
   AnyJson,
   AcceptedSchema,
   BatchAcceptedSchema,
   BatchBody,
+  BatchHeadersSchema,
   DryRunSchema,
+  EmptyBody,
+  EnqueueHeadersSchema,
+  idempotencyConflict,
+  RETRY_AFTER_HEADER,
   EnqueueBody,
   EnqueueQuery,
   errorResponses,
@@ -34,40 +39,14 @@ import {
 } from '../schemas/index.js';
 import { jobJson, receiptJson, statusUrl } from '../views.js';
 
-const KEY_HEADER = /^[\x21-\x7e]{1,256}$/;
-
 const acceptHeaders = {
   location: { type: 'string', description: '/v1/jobs/{id}' },
   'idempotent-replayed': { type: 'string', enum: ['true'], description: 'present when an Idempotency-Key matched an earlier identical request' },
 };
 
-/** Idempotency-Key, correlation and trace headers; a malformed one is 400. */
+/** Idempotency-Key, correlation and trace headers (request-headers.ts); a malformed one is 400. */
 function requestContext(req: FastifyRequest, dryRun: boolean): RequestContext {
-  const header = (name: string): string | null => {
-    const v = req.headers[name];
-    return typeof v === 'string' ? v : Array.isArray(v) ? (v[0] ?? null) : null;
-  };
-  let key = header('idempotency-key');
-  if (key !== null) {
-    // The IETF draft sends a structured-field string ("…"); a bare token is accepted too.
-    if (key.length >= 2 && key.startsWith('"') && key.endsWith('"')) key = key.slice(1, -1);
-    if (!KEY_HEADER.test(key)) {
-      throw new FieldProblem(400, 'Idempotency-Key must be 1–256 visible ASCII characters', [
-        { path: '/Idempotency-Key', message: 'must be 1–256 visible ASCII characters', location: 'headers' },
-      ]);
-    }
-  }
-  const correlationId = header('x-correlation-id') ?? header('correlation-id');
-  if (correlationId !== null && (correlationId.length === 0 || correlationId.length > 256)) {
-    throw new FieldProblem(400, 'X-Correlation-Id must be 1–256 characters', [{ path: '/X-Correlation-Id', message: 'must be 1–256 characters', location: 'headers' }]);
-  }
-  return {
-    idempotencyKey: key,
-    correlationId,
-    // An invalid traceparent is ignored, as W3C Trace Context asks.
-    traceparent: normalizeTraceparent(header('traceparent')),
-    dryRun,
-  };
+  return { ...enqueueHeaders(req), dryRun };
 }
 
 function isDryRun(r: object): r is DryRunAnswer {
@@ -91,14 +70,16 @@ export function jobRoutes(app: FastifyInstance, { accept, spool, monitor, waiter
         operationId: 'enqueueJob',
         summary: 'Enqueue a job: 202 once it is durably committed',
         description:
-          'Headers: `Idempotency-Key` (same key + same body → the original 202 with `Idempotent-Replayed: true`; a different body → 422; while the first is in flight → 409), `X-Correlation-Id` (default correlationId), `traceparent` (kept with the job).',
+          'Headers (declared below): `Idempotency-Key` (same key + same body → the original 202 with `Idempotent-Replayed: true`; a different body → 422; while the first is in flight → 409 with Retry-After), `X-Correlation-Id` (default correlationId), `traceparent` (kept with the job). Transport headers are never part of the idempotency fingerprint.',
         params: QueueParams,
         querystring: EnqueueQuery,
+        headers: EnqueueHeadersSchema,
         body: EnqueueBody,
         response: {
           202: jsonResponse('accepted and committed', AcceptedSchema, acceptHeaders),
           200: jsonResponse('dry run: valid, nothing written', DryRunSchema),
-          ...errorResponses(400, 404, 409, 413, 415, 422, 503),
+          ...errorResponses(400, 404, 413, 415, 422, 503),
+          ...idempotencyConflict(),
         },
       },
     },
@@ -121,11 +102,15 @@ export function jobRoutes(app: FastifyInstance, { accept, spool, monitor, waiter
         description: 'Idempotency per item (`jobs[].idempotencyKey`); a batch takes no Idempotency-Key header. 422 errors carry `{index, path, message}`.',
         params: QueueParams,
         querystring: EnqueueQuery,
+        headers: BatchHeadersSchema,
         body: BatchBody,
         response: {
-          202: jsonResponse('accepted and committed, in request order', BatchAcceptedSchema),
+          202: jsonResponse('accepted and committed, in request order', BatchAcceptedSchema, {
+            'idempotent-replayed': { type: 'string', enum: ['true'], description: "present when every item's idempotencyKey matched an earlier identical job" },
+          }),
           200: jsonResponse('dry run: valid, nothing written', DryRunSchema),
-          ...errorResponses(400, 404, 409, 413, 415, 422, 503),
+          ...errorResponses(400, 404, 413, 415, 422, 503),
+          ...idempotencyConflict(),
         },
       },
     },
@@ -148,7 +133,7 @@ export function jobRoutes(app: FastifyInstance, { accept, spool, monitor, waiter
         params: JobParams,
         querystring: JobGetQuery,
         response: {
-          200: jsonResponse('the job', JobRef, { 'retry-after': { type: 'string', description: 'seconds; only while not terminal' } }),
+          200: jsonResponse('the job', JobRef, { 'retry-after': { ...RETRY_AFTER_HEADER, description: 'seconds: a polling hint, only while the job is not terminal' } }),
           ...errorResponses(400, 404, 503),
         },
       },
@@ -223,12 +208,15 @@ export function jobRoutes(app: FastifyInstance, { accept, spool, monitor, waiter
     '/v1/jobs/:id/cancel',
     {
       config: access.adminJob,
+      preValidation: absentBodyIsEmpty,
       schema: {
+        ...OPTIONAL_BODY,
         operationId: 'cancelJob',
         summary: 'Cancel a waiting job (scheduled, queued, retrying)',
         description: '409 when the job is active or already finished: cancelling running work is not part of v1.',
         params: JobParams,
         querystring: NoQuery,
+        body: EmptyBody,
         response: { 200: jsonResponse('the cancelled job', JobRef), ...errorResponses(400, 404, 409, 503) },
       },
     },

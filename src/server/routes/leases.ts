@@ -84,7 +84,9 @@ export function leaseRoutes(app: FastifyInstance, ctx: { readonly spool: Spool }
       schema: {
         operationId: 'ackJob',
         summary: 'Complete a leased job',
-        description: '409 when the lease token is stale (the lease expired and the job moved on, or the token is not the current one).',
+        description:
+          '409 when the lease token is stale (the lease expired and the job moved on, or the token is not the current one). ' +
+          'A `result` over 64 KiB of JSON is 413 `result-too-large`: nothing changes and the lease stays, so a smaller result can be acked.',
         params: JobParams,
         body: AckBody,
         response: { 200: jsonResponse('completed', AckResultSchema), ...jobErrors },

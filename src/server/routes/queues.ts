@@ -11,8 +11,11 @@ import { compileSchema, escapePointer } from '../../core/validation.js';
 import type { ServerContext } from '../context.js';
 import { audit } from '../auth/audit.js';
 import { access } from '../route-config.js';
+import { absentBodyIsEmpty, OPTIONAL_BODY } from '../json-body.js';
 import {
+  EmptyBody,
   errorResponses,
+  locationHeader,
   jsonResponse,
   NoQuery,
   QueueBody,
@@ -37,10 +40,9 @@ export function queueRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
     {
       config: access.adminQueue,
       // An empty PUT declares a queue with every default.
-      preValidation: async (req) => {
-        if (req.body === undefined || req.body === null) req.body = {};
-      },
+      preValidation: absentBodyIsEmpty,
       schema: {
+        ...OPTIONAL_BODY,
         operationId: 'putQueue',
         summary: 'Create or update a queue (idempotent)',
         params: QueueParams,
@@ -48,7 +50,7 @@ export function queueRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
         body: QueueBody,
         response: {
           200: jsonResponse('updated', QueueRef),
-          201: jsonResponse('created', QueueRef),
+          201: jsonResponse('created', QueueRef, locationHeader('/v1/queues/{queue}')),
           ...errorResponses(400, 413, 415, 422, 503),
         },
       },
@@ -122,11 +124,14 @@ export function queueRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
       `/v1/queues/:queue/${action}`,
       {
         config: access.adminQueue,
+        preValidation: absentBodyIsEmpty,
         schema: {
+          ...OPTIONAL_BODY,
           operationId: `${action}Queue`,
           summary: action === 'pause' ? 'Stop claiming jobs of the queue (enqueue keeps working)' : 'Resume claiming jobs of the queue',
           params: QueueParams,
           querystring: NoQuery,
+          body: EmptyBody,
           response: { 200: jsonResponse('the queue', QueueRef), ...errorResponses(400, 404, 503) },
         },
       },

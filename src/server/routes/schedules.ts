@@ -13,7 +13,7 @@ import type { ServerContext } from '../context.js';
 import { audit } from '../auth/audit.js';
 import { principalOf } from '../auth/plugin.js';
 import { access } from '../route-config.js';
-import { BODY_ERRORS, errorResponses, jsonResponse, NoQuery } from '../schemas/common.js';
+import { BODY_ERRORS, errorResponses, jsonResponse, locationHeader, NoQuery } from '../schemas/common.js';
 import { ScheduleBody, ScheduleListSchema, ScheduleParams, ScheduleSchema, type ScheduleBodyJson } from '../schemas/schedules.js';
 
 type Params = Static<typeof ScheduleParams>;
@@ -56,7 +56,7 @@ export function scheduleRoutes(app: FastifyInstance, { spool }: ServerContext): 
         body: ScheduleBody,
         response: {
           200: jsonResponse('updated', ScheduleSchema),
-          201: jsonResponse('created', ScheduleSchema),
+          201: jsonResponse('created', ScheduleSchema, locationHeader('/v1/schedules/{name}')),
           ...errorResponses(...BODY_ERRORS, 422, ...AUTH_ERRORS),
         },
       },

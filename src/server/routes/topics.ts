@@ -15,13 +15,24 @@ import { QueueNotFoundError, SpoolError, TopicNotFoundError } from '../../core/e
 import { checkEvent, type PublishOptions, type Topic } from '../../engine/topics.js';
 import { callbackSecretProblem } from '../../webhooks/webhook-delivery.js';
 import { targetUrlProblem } from '../../net/target-guard.js';
-import { normalizeTraceparent } from '../../observability/trace-context.js';
 import type { ServerContext } from '../context.js';
 import { audit } from '../auth/audit.js';
 import { principalOf } from '../auth/plugin.js';
 import { FieldProblem, HttpProblem } from '../problem.js';
 import { access, type RouteAccess } from '../route-config.js';
-import { BODY_ERRORS, EnqueueBody, EnqueueQuery, errorResponses, jsonResponse, NoQuery, type EnqueueBodyJson } from '../schemas/index.js';
+import { enqueueHeaders } from '../request-headers.js';
+import {
+  BODY_ERRORS,
+  EnqueueBody,
+  EnqueueHeadersSchema,
+  EnqueueQuery,
+  errorResponses,
+  idempotencyConflict,
+  jsonResponse,
+  locationHeader,
+  NoQuery,
+  type EnqueueBodyJson,
+} from '../schemas/index.js';
 import { EventAcceptedSchema, EventDryRunSchema, TopicBody, TopicListSchema, TopicParams, TopicSchema, type TopicBodyJson } from '../schemas/topics.js';
 import { receiptJson } from '../views.js';
 
@@ -30,7 +41,6 @@ type Params = Static<typeof TopicParams>;
 const AUTH_ERRORS = [401, 403, 429];
 const readTopic: RouteAccess = { scope: 'read', topicParam: 'topic' };
 const publishTopic: RouteAccess = { scope: 'publish', topicParam: 'topic' };
-const KEY_HEADER = /^[\x21-\x7e]{1,256}$/;
 
 export function topicJson(t: Topic): Static<typeof TopicSchema> {
   return { name: t.name, queues: [...t.queues], createdAt: t.createdAt.toISOString(), updatedAt: t.updatedAt.toISOString() };
@@ -53,7 +63,7 @@ export function topicRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
         body: TopicBody,
         response: {
           200: jsonResponse('replaced', TopicSchema),
-          201: jsonResponse('created', TopicSchema),
+          201: jsonResponse('created', TopicSchema, locationHeader('/v1/topics/{topic}')),
           ...errorResponses(...BODY_ERRORS, 422, ...AUTH_ERRORS),
         },
       },
@@ -135,13 +145,15 @@ export function topicRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
           'A queue over its admission limits → 503, nothing written. `?dryRun=true` checks everything and writes nothing (200).',
         params: TopicParams,
         querystring: EnqueueQuery,
+        headers: EnqueueHeadersSchema,
         body: EnqueueBody,
         response: {
           202: jsonResponse('accepted and committed: one job per queue', EventAcceptedSchema, {
             'idempotent-replayed': { type: 'string', enum: ['true'], description: 'present when an Idempotency-Key matched an earlier identical event' },
           }),
           200: jsonResponse('dry run: valid, nothing written', EventDryRunSchema),
-          ...errorResponses(...BODY_ERRORS, 404, 409, 422, ...AUTH_ERRORS),
+          ...errorResponses(...BODY_ERRORS, 404, 422, ...AUTH_ERRORS),
+          ...idempotencyConflict(),
         },
       },
     },
@@ -203,27 +215,10 @@ export function topicRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
 
 /** The event's job options from its body and headers (Idempotency-Key, X-Correlation-Id, traceparent). */
 function eventOptions(req: FastifyRequest, body: EnqueueBodyJson): { key: string | null; options: PublishOptions } {
-  const header = (name: string): string | null => {
-    const v = req.headers[name];
-    return typeof v === 'string' ? v : Array.isArray(v) ? (v[0] ?? null) : null;
-  };
-  let key = header('idempotency-key');
-  if (key !== null) {
-    if (key.length >= 2 && key.startsWith('"') && key.endsWith('"')) key = key.slice(1, -1);
-    if (!KEY_HEADER.test(key)) {
-      throw new FieldProblem(400, 'Idempotency-Key must be 1–256 visible ASCII characters', [
-        { path: '/Idempotency-Key', message: 'must be 1–256 visible ASCII characters', location: 'headers' },
-      ]);
-    }
-  }
+  const { idempotencyKey: key, correlationId: headerCorrelation, traceparent } = enqueueHeaders(req);
   if (body.runAt !== undefined && body.delaySeconds !== undefined) {
     throw new FieldProblem(400, 'give runAt or delaySeconds, not both', [{ path: '/delaySeconds', message: 'cannot be combined with runAt' }]);
   }
-  const headerCorrelation = header('x-correlation-id') ?? header('correlation-id');
-  if (headerCorrelation !== null && (headerCorrelation.length === 0 || headerCorrelation.length > 256)) {
-    throw new FieldProblem(400, 'X-Correlation-Id must be 1–256 characters', [{ path: '/X-Correlation-Id', message: 'must be 1–256 characters', location: 'headers' }]);
-  }
-  const traceparent = normalizeTraceparent(header('traceparent')); // an invalid one is ignored (W3C)
   const meta: Record<string, string> = {};
   // The SSRF guard's configuration-time check, as on enqueue (accept.ts).
   const callback = body.callbackUrl === undefined ? null : targetUrlProblem(body.callbackUrl);
@@ -239,6 +234,9 @@ function eventOptions(req: FastifyRequest, body: EnqueueBodyJson): { key: string
     ...(body.orderingKey !== undefined ? { orderingKey: body.orderingKey } : {}),
     ...(body.groupKey !== undefined ? { groupKey: body.groupKey } : {}),
     ...(body.maxAttempts !== undefined ? { maxAttempts: body.maxAttempts } : {}),
+    ...(body.backoff !== undefined ? { backoff: body.backoff } : {}),
+    ...(body.leaseSeconds !== undefined ? { leaseSeconds: body.leaseSeconds } : {}),
+    ...(body.timeoutSeconds !== undefined ? { timeoutSeconds: body.timeoutSeconds } : {}),
     ...(correlationId !== undefined ? { correlationId } : {}),
     ...(key !== null ? { idempotencyKey: key } : {}),
     ...(traceparent ? { traceparent } : {}),

@@ -29,6 +29,9 @@ export const QueueName = Type.String({ pattern: QUEUE_NAME_PATTERN, description:
 
 export const JobId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
 
+/** The body of an action that takes no fields (pause, resume, cancel): may be left out, unknown fields are 400. */
+export const EmptyBody = Type.Object({}, { additionalProperties: false, description: 'no fields; the body may be left out' });
+
 /** Routes without query parameters still refuse unknown ones (a typo such as `?dryrun=true` must not pass silently). */
 export const NoQuery = Type.Object({}, { additionalProperties: false });
 
@@ -60,21 +63,63 @@ const DESCRIPTIONS: Record<number, string> = {
   403: 'the token lacks the scope for this queue (or admin)',
   404: 'not found',
   409: 'conflict',
-  413: 'body larger than SPOOL_MAX_BODY_BYTES',
-  415: 'body is not application/json',
+  413: 'body larger than SPOOL_MAX_BODY_BYTES (Connection: close, after the rest of the body was read and discarded)',
+  414: 'a path parameter longer than 200 characters',
+  415: 'a body that is not application/json',
   422: 'validation failed',
   429: "over the API key's rateLimit (Retry-After)",
   503: 'store unavailable, shutting down or admission rejected (Retry-After)',
 };
 
-/** Problem responses for the given statuses (OpenAPI). */
+/** `Retry-After` (whole seconds), as declared on every answer that may carry it. */
+export const RETRY_AFTER_HEADER = { type: 'string', pattern: '^[0-9]+$', description: 'seconds to wait before retrying' };
+
+/** `Location` of a created resource (201) or an accepted job (202). */
+export const locationHeader = (description: string) => ({ location: { type: 'string', description } });
+
+/** Statuses whose problem answers carry `Retry-After`. */
+const RETRY_AFTER_STATUSES = new Set([429, 503]);
+
+/** Problem responses for the given statuses (OpenAPI); 429 and 503 declare `Retry-After`. */
 export function errorResponses(...statuses: number[]): Record<number, unknown> {
   const out: Record<number, unknown> = {};
   for (const status of statuses) {
-    out[status] = { description: DESCRIPTIONS[status] ?? 'error', content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemRef } } };
+    out[status] = {
+      description: DESCRIPTIONS[status] ?? 'error',
+      content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemRef } },
+      ...(RETRY_AFTER_STATUSES.has(status) ? { headers: { 'retry-after': RETRY_AFTER_HEADER } } : {}),
+    };
   }
   return out;
 }
+
+/** The 409 of a route that reads `Idempotency-Key`: also a key still in flight, answered with `Retry-After`. */
+export function idempotencyConflict(): Record<number, unknown> {
+  return {
+    409: {
+      description: 'conflict; `idempotency-key-in-flight`: a request with the same Idempotency-Key is still being committed (Retry-After)',
+      content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemRef } },
+      headers: { 'retry-after': { ...RETRY_AFTER_HEADER, description: 'seconds; on `idempotency-key-in-flight`' } },
+    },
+  };
+}
+
+const problemContent = { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } };
+
+/**
+ * Answers a request can get before it reaches an operation of the document (OpenAPI `components.responses`):
+ * they belong to no operation, so they are documented once here (app.ts puts them in the document).
+ */
+export const ROUTING_RESPONSES = {
+  NotFound: { description: 'a path outside this document (problem `not-found`)', content: problemContent },
+  Unauthorized: { description: 'an unknown /v1 path without a valid token, when SPOOL_ADMIN_TOKEN is set (WWW-Authenticate: Bearer)', content: problemContent },
+  MethodNotAllowed: {
+    description: 'a method the path does not have (problem `method-not-allowed`)',
+    headers: { allow: { required: true, schema: { type: 'string' }, description: "the path's methods, e.g. `GET, PUT`" } },
+    content: problemContent,
+  },
+  HeaderFieldsTooLarge: { description: 'any request whose head is over 16 KiB (problem `header-fields-too-large`), answered before routing', content: problemContent },
+};
 
 /** A JSON success response (OpenAPI). */
 export function jsonResponse(description: string, schema: TSchema, headers?: Record<string, unknown>): unknown {

@@ -1,10 +1,12 @@
 /**
- * Job resources: the enqueue body (single and batch items), the accepted receipt, the dry-run answer, the
+ * Job resources: the enqueue body (single and batch items: the library's per-job EnqueueOptions, so both faces
+ * take the same options), the accepted receipt, the dry-run answer, the
  * full job representation with history, the search and status query strings, and the job event stream's
  * request header and event data.
  */
 import { Type, type Static } from 'typebox';
 import { PRIORITIES } from '../../core/priority.js';
+import { BackoffSchema } from '../../core/queue-config.js';
 import { JOB_STATES } from '../../core/states.js';
 import { AnyJson, Nullable, QueueName, shared, Timestamp } from './common.js';
 
@@ -36,6 +38,11 @@ const enqueueFields = {
   orderingKey: Type.Optional(Key('jobs with the same key run one at a time, in enqueue order')),
   groupKey: Type.Optional(Key('limits per group (queue `groups`)')),
   maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  backoff: Type.Optional(BackoffSchema),
+  leaseSeconds: Type.Optional(Type.Number({ minimum: 1, maximum: 86400, description: "this job's lease (visibility timeout); default: the job type's, else the queue's" })),
+  timeoutSeconds: Type.Optional(
+    Type.Number({ minimum: 0, maximum: 7 * 86400, description: "longest run of one attempt of this job; default: the job type's, else the queue's" }),
+  ),
   callbackUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, format: 'uri', description: 'notified when the job completes or dies' })),
   correlationId: Type.Optional(Key('default: the X-Correlation-Id request header')),
 };
@@ -49,6 +56,29 @@ export const BatchItem = Type.Object(
 
 export const MAX_BATCH = 1000;
 export const BatchBody = Type.Object({ jobs: Type.Array(BatchItem, { minItems: 1, maxItems: MAX_BATCH }) }, { additionalProperties: false });
+
+const CORRELATION_HEADER = Type.Optional(
+  Type.String({ minLength: 1, maxLength: 256, description: "the jobs' correlationId when the body gives none (`Correlation-Id` is read too); never part of the idempotency fingerprint" }),
+);
+const TRACEPARENT_HEADER = Type.Optional(
+  Type.String({ description: 'W3C Trace Context; kept with the job (an invalid value is ignored); never part of the idempotency fingerprint' }),
+);
+
+/** Request headers of a single enqueue and a topic event (parsed by request-headers.ts). */
+export const EnqueueHeadersSchema = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      description:
+        'RFC 8941 sf-string ("…", with \\" and \\\\ escapes and optional `;parameters`, which are ignored), or an unquoted key taken as it stands (1–256 visible ASCII). ' +
+        'Same key and body on the same queue → the original 202 with `Idempotent-Replayed: true`; another body → 422; while the first is in flight → 409 with Retry-After. Kept at least 24 h.',
+    }),
+  ),
+  'x-correlation-id': CORRELATION_HEADER,
+  traceparent: TRACEPARENT_HEADER,
+});
+
+/** Request headers of a batch (no Idempotency-Key header: each item has its own `idempotencyKey`). */
+export const BatchHeadersSchema = Type.Object({ 'x-correlation-id': CORRELATION_HEADER, traceparent: TRACEPARENT_HEADER });
 
 export const EnqueueQuery = Type.Object({ dryRun: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 
@@ -108,7 +138,9 @@ export const JobSchema = Type.Object({
   finishedAt: Nullable(Timestamp),
   progress: AnyJson,
   result: AnyJson,
-  lastError: Nullable(JobErrorSchema),
+  lastError: Type.Union([JobErrorSchema, Type.Null()], {
+    description: "the most recent failed attempt's error; kept after a later success (a completed job may show it), null when no attempt failed. `history` lists each attempt's error",
+  }),
   payload: Type.Unknown({ description: 'any JSON value; null when the payload is stored as a blob (see payloadRef)' }),
   payloadRef: Nullable(
     Type.String({ description: 'where to read a payload stored as a blob (over 256 KiB of JSON): /v1/jobs/{id}/payload; null when the payload is inline' }),

@@ -46,7 +46,10 @@ export const LeasedJobSchema = Type.Object({
 export const LeaseResultSchema = Type.Object({ jobs: Type.Array(LeasedJobSchema) });
 
 export const AckBody = Type.Object(
-  { leaseToken: LeaseToken, result: Type.Optional(Type.Unknown({ description: "the handler's result (any JSON value)" })) },
+  {
+    leaseToken: LeaseToken,
+    result: Type.Optional(Type.Unknown({ description: "the handler's result (any JSON value), at most 64 KiB as JSON (UTF-8): larger → 413 `result-too-large`, the lease kept" })),
+  },
   { additionalProperties: false },
 );
 

@@ -62,7 +62,7 @@ export const QueueSchema = Type.Object({
       url: Type.String(),
       secret: Type.String({ description: 'redacted' }),
       events: Nullable(Type.Array(Type.String(), { description: 'as declared; null: completed and dead' })),
-      secretRotationSeconds: Nullable(Type.Number({ description: 'as declared; null: 86400' })),
+      secretRotationSeconds: Type.Number({ description: 'in effect: as declared, else 86400 (24 h)' }),
       disabledAt: Type.Union([Timestamp, Type.Null()], { description: 'the endpoint answered 410 Gone: deliveries end at once until the webhook is set again' }),
       disabledReason: Nullable(Type.String()),
       previousSecretUntil: Type.Union([Timestamp, Type.Null()], { description: 'a replaced secret still signs alongside the current one until then' }),
