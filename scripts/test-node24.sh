@@ -17,7 +17,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${SPOOL_NODE24_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/spool-node24}
 SPEC=${SPOOL_NODE24_SPEC:-node@24}
-if [ "$#" -gt 0 ]; then SUITE=("$@"); else SUITE=(test/conformance test/cli test/server); fi
+if [ "$#" -gt 0 ]; then SUITE=("$@"); else SUITE=(test/conformance/ test/cli/ test/server/ test/storage/); fi
 log() { echo "test-node24: $*" >&2; }
 started=$(date +%s)
 mkdir -p "$CACHE"

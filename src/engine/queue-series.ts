@@ -75,8 +75,8 @@ export function seriesOptionsProblem(windowSeconds: number, stepSeconds: number)
 }
 
 /**
- * The series of a queue. A boundary before the queue was created reads as all zeros, so the work of its
- * first step is not lost. InvalidArgumentError for refused options.
+ * The series of a queue. A boundary before the queue was created, or before its first sample, reads as all
+ * zeros, so the work of its first steps is not lost. InvalidArgumentError for refused options.
  */
 export async function queueSeries(store: Store, record: QueueRecord, options: SeriesOptions = {}): Promise<QueueSeries> {
   const queue = record.name;
@@ -91,10 +91,15 @@ export async function queueSeries(store: Store, record: QueueRecord, options: Se
   const instants = Array.from({ length: windowSeconds / stepSeconds + 1 }, (_, i) => from + i * stepMs);
   // A boundary takes the latest sample within one step or three sampling intervals, whichever is longer:
   // sampling jitter never leaves a 10 s step without its sample, and a stopped sampler shows as gaps.
-  const samples = await store.queueSampleListAt({ queue, at: instants, lookbackMs: Math.max(stepMs, 3 * SAMPLE_INTERVAL_MS) });
+  const lookbackMs = Math.max(stepMs, 3 * SAMPLE_INTERVAL_MS);
+  const samples = await store.queueSampleListAt({ queue, at: instants, lookbackMs });
   const points: SeriesPoint[] = [];
   for (let i = 1; i < instants.length; i++) {
-    const start = samples[i - 1] ?? (instants[i - 1]! < createdAt ? zeroStats(queue) : null);
+    // No sample within the lookback although the queue was created inside it: the queue has never been
+    // sampled before this boundary (its first sample came late, e.g. on a loaded machine), so its totals there
+    // are counted from zero and the work since creation lands in the step of the first sample. Further back,
+    // a missing sample is a gap (a stopped sampler) and the step reads 0.
+    const start = samples[i - 1] ?? (instants[i - 1]! - lookbackMs < createdAt ? zeroStats(queue) : null);
     points.push(point(new Date(instants[i]!), start, samples[i] ?? null, stepSeconds));
   }
   return { queue, slo: record.config.slo ?? null, windowSeconds, stepSeconds, from: new Date(from), to: new Date(to), points };

@@ -119,6 +119,26 @@ forEachStore((store) => {
       expect(longer.points.slice(-3)).toEqual(body.points);
     });
 
+    withClock('counts the work before a new queue\'s first sample in the step of that sample (the sums telescope to the totals)', async () => {
+      const clock = new ManualClock(T0);
+      const api = await startApi({ clock });
+      expect((await api.call('PUT', '/v1/queues/fresh', {})).status).toBe(201); // created at T0, not sampled yet
+      clock.set(T0 + 1 * S);
+      expect((await api.call('POST', '/v1/queues/fresh/jobs', { body: { payload: {} } })).status).toBe(202);
+      const [job] = await api.spool.store.jobClaimMany({ queue: 'fresh', max: 1, leaseMs: 60 * S, workerId: 'w' });
+      expectAllOk(await api.spool.store.jobCompleteMany({ jobs: [{ id: job!.id, leaseToken: job!.leaseToken, resultJson: null }] }));
+      // The first sample comes late (a loaded machine): the boundary at T0+5 s has none before it.
+      clock.set(T0 + 15 * S);
+      api.spool.maintain({ sampleIntervalMs: 25 });
+      await sampledNow(api.spool, clock, 'fresh');
+
+      const res = await api.call('GET', '/v1/queues/fresh/stats?window=30&step=10');
+      expect(res.status).toBe(200);
+      const points = res.body.points as Array<{ at: string; enqueued: number; completed: number }>;
+      expect(points.map((p) => p.at)).toEqual([T0 - 5 * S, T0 + 5 * S, T0 + 15 * S].map((t) => new Date(t).toISOString()));
+      expect(points.map((p) => [p.enqueued, p.completed])).toEqual([[0, 0], [0, 0], [1, 1]]);
+    });
+
     withClock('defaults to one hour in one-minute points; slo is null when the queue declares none', async () => {
       const clock = new ManualClock(T0);
       const api = await startApi({ clock });
