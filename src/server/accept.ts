@@ -7,7 +7,9 @@
  *
  * Idempotency: the engine fingerprints the request and answers a replay or an IdempotencyKeyReusedError;
  * this module adds the in-flight rule (a request racing an in-flight one with the same queue and key is
- * 409) for requests on this node. Across nodes the store's unique index decides, and the loser replays.
+ * 409, with Retry-After) for requests on this node. Across nodes the store's unique index decides, and the
+ * loser replays. The fingerprint is the body (and the queue): `X-Correlation-Id` and `traceparent` travel as
+ * transport metadata (`transportCorrelationId`, `traceparent`), so a retry with fresh ones replays.
  *
  * Dry runs go through every check (including the engine's own via `validateEnqueue`) and write nothing.
  */
@@ -187,7 +189,6 @@ export class AcceptPath {
 function enqueueOptions(body: EnqueueBodyJson, version: number | undefined, ctx: RequestContext, idempotencyKey: string | null): EnqueueOptions {
   const meta: Record<string, string> = {};
   if (body.callbackUrl !== undefined) meta['callbackUrl'] = body.callbackUrl;
-  const correlationId = body.correlationId ?? ctx.correlationId ?? undefined;
   return {
     ...(body.type !== undefined ? { type: body.type } : {}),
     ...(version !== undefined ? { version } : {}),
@@ -197,7 +198,9 @@ function enqueueOptions(body: EnqueueBodyJson, version: number | undefined, ctx:
     ...(body.orderingKey !== undefined ? { orderingKey: body.orderingKey } : {}),
     ...(body.groupKey !== undefined ? { groupKey: body.groupKey } : {}),
     ...(body.maxAttempts !== undefined ? { maxAttempts: body.maxAttempts } : {}),
-    ...(correlationId !== undefined ? { correlationId } : {}),
+    // The body's correlationId is part of the request; the header's is transport metadata (not fingerprinted).
+    ...(body.correlationId !== undefined ? { correlationId: body.correlationId } : {}),
+    ...(ctx.correlationId !== null ? { transportCorrelationId: ctx.correlationId } : {}),
     ...(idempotencyKey ? { idempotencyKey } : {}),
     ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
     ...(Object.keys(meta).length > 0 ? { meta } : {}),

@@ -229,7 +229,6 @@ function eventOptions(req: FastifyRequest, body: EnqueueBodyJson): { key: string
   const callback = body.callbackUrl === undefined ? null : targetUrlProblem(body.callbackUrl);
   if (callback) throw new FieldProblem(422, `callbackUrl ${callback}`, [{ path: '/callbackUrl', message: callback }]);
   if (body.callbackUrl !== undefined) meta['callbackUrl'] = body.callbackUrl;
-  const correlationId = body.correlationId ?? headerCorrelation ?? undefined;
   const options: PublishOptions = {
     ...(body.type !== undefined ? { type: body.type } : {}),
     ...(body.version !== undefined ? { version: body.version } : {}),
@@ -239,7 +238,9 @@ function eventOptions(req: FastifyRequest, body: EnqueueBodyJson): { key: string
     ...(body.orderingKey !== undefined ? { orderingKey: body.orderingKey } : {}),
     ...(body.groupKey !== undefined ? { groupKey: body.groupKey } : {}),
     ...(body.maxAttempts !== undefined ? { maxAttempts: body.maxAttempts } : {}),
-    ...(correlationId !== undefined ? { correlationId } : {}),
+    // The header's correlation id is transport metadata: not part of the idempotency fingerprint.
+    ...(body.correlationId !== undefined ? { correlationId: body.correlationId } : {}),
+    ...(headerCorrelation !== null ? { transportCorrelationId: headerCorrelation } : {}),
     ...(key !== null ? { idempotencyKey: key } : {}),
     ...(traceparent ? { traceparent } : {}),
     ...(Object.keys(meta).length > 0 ? { meta } : {}),
