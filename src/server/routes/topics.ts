@@ -20,6 +20,7 @@ import type { ServerContext } from '../context.js';
 import { audit } from '../auth/audit.js';
 import { principalOf } from '../auth/plugin.js';
 import { FieldProblem, HttpProblem } from '../problem.js';
+import { admissionRefusal } from '../accept.js';
 import { access, type RouteAccess } from '../route-config.js';
 import { BODY_ERRORS, EnqueueBody, EnqueueQuery, errorResponses, jsonResponse, NoQuery, type EnqueueBodyJson } from '../schemas/index.js';
 import { EventAcceptedSchema, EventDryRunSchema, TopicBody, TopicListSchema, TopicParams, TopicSchema, type TopicBodyJson } from '../schemas/topics.js';
@@ -186,18 +187,8 @@ export function topicRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
     }
     const unsigned = callback ? callbackSecretProblem(info.config) : null;
     if (unsigned) throw new FieldProblem(422, `callbackUrl ${unsigned} (queue "${queue}")`, [{ path: '/callbackUrl', message: `${unsigned} (queue "${queue}")` }]);
-    const limits = info.config.admission;
-    if (!limits) return;
-    const waiting = monitor.waitingOf(queue, info);
-    if (limits.maxDepth !== undefined && waiting + 1 > limits.maxDepth) {
-      throw new HttpProblem('admission-rejected', `queue "${queue}" of this topic is full: ${waiting} jobs waiting, admission.maxDepth is ${limits.maxDepth}`);
-    }
-    if (limits.maxAgeSeconds !== undefined && info.stats.oldestAgeSeconds > limits.maxAgeSeconds) {
-      throw new HttpProblem(
-        'admission-rejected',
-        `queue "${queue}" of this topic is behind: its oldest waiting job has waited ${Math.round(info.stats.oldestAgeSeconds)} s, admission.maxAgeSeconds is ${limits.maxAgeSeconds}`,
-      );
-    }
+    const refusal = await admissionRefusal(monitor, queue, info, 1);
+    if (refusal) throw new HttpProblem('admission-rejected', `queue "${queue}" of this topic ${refusal.detail}`);
   }
 }
 
