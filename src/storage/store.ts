@@ -377,6 +377,7 @@ export interface Store {
   jobFailMany(params: { jobs: readonly JobFailParams[] }): Promise<FencedResult[]>;
   /** Put leased jobs back to `queued` at once without spending an attempt (graceful shutdown). */
   jobReleaseMany(params: { jobs: readonly JobLeaseParams[] }): Promise<FencedResult[]>;
+  /** Make leases expire `leaseMs` from now, never earlier than they already do (a shorter one is ok, unchanged). */
   jobExtendMany(params: { jobs: readonly JobExtendParams[] }): Promise<JobExtendResult[]>;
   jobProgressSet(params: JobLeaseParams & { progressJson: string }): Promise<FencedResult>;
   jobCancelMany(params: { ids: readonly string[] }): Promise<JobCancelResult[]>;

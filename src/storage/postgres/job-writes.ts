@@ -462,7 +462,8 @@ export async function releaseJobs(ctx: TxContext, jobs: readonly JobLeaseParams[
 export async function extendLeases(ctx: TxContext, jobs: readonly JobExtendParams[]): Promise<JobExtendResult[]> {
   if (jobs.length === 0) return [];
   const rows = await ctx.query<{ id: string; lease_expires_at: number }>(
-    `UPDATE jobs SET lease_expires_at = $1 + b.lease_ms
+    // Never earlier than it already is (contract): a shorter lease is ok and leaves the expiry as it was.
+    `UPDATE jobs SET lease_expires_at = GREATEST(jobs.lease_expires_at, $1 + b.lease_ms)
      FROM (SELECT DISTINCT ON (id) id, token, lease_ms FROM unnest($2::text[], $3::text[], $4::bigint[]) AS u(id, token, lease_ms)) AS b
      WHERE jobs.id = b.id AND jobs.state = 'active' AND jobs.lease_token = b.token
      RETURNING jobs.id, jobs.lease_expires_at`,
