@@ -117,6 +117,7 @@ export class RemoteLeases {
       subscribe: (listener) => deps.store.subscribe(listener),
       claim: (queue, max, leaseMs) => this.#claim(queue, max, leaseMs),
       release: (jobs) => this.#release(jobs),
+      nextLeaseExpiryMs: (queue) => deps.store.jobLeaseNextExpiryMs({ queue }),
       log: deps.log,
     });
   }
