@@ -49,6 +49,14 @@ export interface Job<P = unknown> {
   readonly history: readonly HistoryEntry[];
 }
 
+/**
+ * The error a lost lease records (lease reaper and claim-side takeover alike): the attempt counts as failed and
+ * the job is due again at once (docs/design.md "Lease expiry").
+ */
+export function leaseExpiredError(): JobError {
+  return { message: 'lease expired before the attempt finished (worker crashed, stalled or lost the store)', name: 'LeaseExpired' };
+}
+
 const MAX_MESSAGE = 2000;
 const MAX_STACK = 4000;
 

@@ -24,7 +24,14 @@ export interface EnqueueOptions {
   readonly delaySeconds?: number;
   readonly orderingKey?: string;
   readonly groupKey?: string;
+  /** Part of the request: under an idempotency key, another value is another request (a reuse error). */
   readonly correlationId?: string;
+  /**
+   * A correlation id carried by the transport (HTTP `X-Correlation-Id`), used when `correlationId` is not
+   * given. Transport metadata is never part of the idempotency fingerprint: a retry that carries a fresh one
+   * (middleware stamping one per try) replays the original job, which keeps the first request's value.
+   */
+  readonly transportCorrelationId?: string;
   readonly maxAttempts?: number;
   readonly backoff?: Partial<BackoffPolicy>;
   readonly timeoutSeconds?: number;
@@ -141,7 +148,7 @@ export function prepareInsert(item: EnqueueItem, types: JobTypeRegistry): JobIns
   const idempotencyKey = optionalKey('idempotencyKey', item.idempotencyKey);
   const orderingKey = optionalKey('orderingKey', item.orderingKey);
   const groupKey = optionalKey('groupKey', item.groupKey);
-  const correlationId = optionalKey('correlationId', item.correlationId);
+  const correlationId = optionalKey('correlationId', item.correlationId) ?? optionalKey('X-Correlation-Id', item.transportCorrelationId);
   const runAt = item.runAt !== undefined ? toRunAt(item.runAt) : null;
 
   return {
@@ -160,22 +167,32 @@ export function prepareInsert(item: EnqueueItem, types: JobTypeRegistry): JobIns
     maxAttempts,
     leaseMs: leaseSeconds !== undefined ? Math.round(leaseSeconds * 1000) : null,
     optionsJson: Object.keys(options).length > 0 ? JSON.stringify(options) : null,
-    idempotency: idempotencyKey
-      ? {
-          key: idempotencyKey,
-          fingerprint: fingerprint({
-            type,
-            version,
-            payload: item.payload,
-            priority,
-            runAt: item.runAt instanceof Date ? item.runAt.toISOString() : item.runAt,
-            delaySeconds,
-            orderingKey,
-            groupKey,
-            correlationId,
-            maxAttempts: item.maxAttempts,
-          }),
-        }
-      : null,
+    idempotency: idempotencyKey ? { key: idempotencyKey, fingerprint: requestFingerprint(item, type, version, priority, delaySeconds) } : null,
   };
+}
+
+/**
+ * What makes two requests under one idempotency key the same request: what the caller asked for (the body over
+ * HTTP), never transport metadata — `transportCorrelationId`, `traceparent` — so a retry carrying fresh ones
+ * replays. Fields absent from a request are left out of the canonical JSON, so adding a field here changes no
+ * stored fingerprint of a request that does not use it (a replay across an upgrade still matches).
+ */
+function requestFingerprint(item: EnqueueItem, type: string | null, version: number, priority: Priority, delaySeconds: number | undefined): string {
+  const { traceparent: _trace, ...meta } = item.meta ?? {};
+  return fingerprint({
+    type,
+    version,
+    payload: item.payload,
+    priority,
+    runAt: item.runAt instanceof Date ? item.runAt.toISOString() : item.runAt,
+    delaySeconds,
+    orderingKey: item.orderingKey ?? null,
+    groupKey: item.groupKey ?? null,
+    correlationId: item.correlationId ?? null,
+    maxAttempts: item.maxAttempts,
+    leaseSeconds: item.leaseSeconds,
+    timeoutSeconds: item.timeoutSeconds,
+    backoff: item.backoff,
+    meta: Object.keys(meta).length > 0 ? meta : undefined,
+  });
 }

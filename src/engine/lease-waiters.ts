@@ -9,6 +9,10 @@
  * claimable; an empty claim means nothing is claimable, so the rest keep waiting. One wake-up costs one
  * claim, however many requests wait — no thundering herd, no timer loop per request (each request has one
  * deadline timer, and one shared safety re-check runs while anyone waits, in case a wake-up was missed).
+ * No event announces a lease running out, so after an empty claim the queue arms one timer for its earliest
+ * lease expiry (`nextLeaseExpiryMs`): the claim then takes the expired job over (the stores' lease takeover)
+ * and a waiter gets it from its expiry. One timer per queue, re-armed after each empty claim; none while a
+ * lease is already past expiry and still not claimable (a paused queue: the safety re-check covers that).
  *
  * A request that goes away (its client disconnected: `signal` aborts) leaves at once and claims nothing; if
  * a claim for it was already running, the jobs it got are released (back to `queued`, attempt not spent).
@@ -31,6 +35,8 @@ export interface LeaseWaitersDeps {
   /** Put jobs claimed for a request that went away back at once. */
   readonly release: (jobs: readonly ClaimedJob[]) => Promise<void>;
   readonly log: Logger;
+  /** Ms until the queue's earliest lease expires (0 when one has), null with none held. */
+  readonly nextLeaseExpiryMs?: (queue: string) => Promise<number | null>;
   /** Safety re-check while anyone waits (wake-ups are the normal path). Default 1000 ms. */
   readonly recheckMs?: number;
 }
@@ -52,7 +58,12 @@ interface QueueWait {
   readonly waiters: Waiter[];
   dirty: boolean;
   looping: boolean;
+  /** Wakes the queue at its earliest lease expiry (armed after an empty claim). */
+  expiryTimer: NodeJS.Timeout | null;
 }
+
+/** A lease is judged expired strictly after its instant (and the store's clock may lead ours by a little). */
+const EXPIRY_SLACK_MS = 5;
 
 export class LeaseWaiters {
   readonly #deps: LeaseWaitersDeps;
@@ -103,7 +114,10 @@ export class LeaseWaiters {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const q of this.#queues.values()) for (const w of [...q.waiters]) if (!w.claiming) this.#finish(w, []);
+    for (const q of this.#queues.values()) {
+      for (const w of [...q.waiters]) if (!w.claiming) this.#finish(w, []);
+      disarm(q);
+    }
     this.#unsubscribe?.();
     this.#unsubscribe = null;
     if (this.#recheck) clearInterval(this.#recheck);
@@ -113,7 +127,7 @@ export class LeaseWaiters {
   #queue(name: string): QueueWait {
     let q = this.#queues.get(name);
     if (!q) {
-      q = { waiters: [], dirty: false, looping: false };
+      q = { waiters: [], dirty: false, looping: false, expiryTimer: null };
       this.#queues.set(name, q);
     }
     return q;
@@ -142,6 +156,7 @@ export class LeaseWaiters {
   async #loop(name: string, q: QueueWait): Promise<void> {
     if (q.looping) return;
     q.looping = true;
+    let empty = false;
     try {
       while (q.dirty && q.waiters.length > 0) {
         q.dirty = false;
@@ -166,19 +181,45 @@ export class LeaseWaiters {
         if (jobs.length > 0) {
           this.#finish(w, jobs);
           q.dirty = true; // more may be claimable: claim for the next waiter
-        } else if (w.expired) {
-          this.#finish(w, []);
+        } else {
+          empty = true;
+          if (w.expired) this.#finish(w, []);
         }
         // else: nothing claimable; everyone keeps waiting for the next wake-up (or q.dirty set meanwhile)
       }
     } finally {
       q.looping = false;
-      if (q.waiters.length === 0 && this.#queues.get(name) === q) this.#queues.delete(name);
+      if (q.waiters.length === 0 && this.#queues.get(name) === q) {
+        this.#queues.delete(name);
+        disarm(q);
+      } else if (empty && q.waiters.length > 0) {
+        void this.#armExpiry(name, q);
+      }
       if (this.#queues.size === 0 && this.#recheck) {
         clearInterval(this.#recheck);
         this.#recheck = null;
       }
     }
+  }
+
+  /** One timer for the queue's earliest lease expiry (replacing any earlier one). */
+  async #armExpiry(name: string, q: QueueWait): Promise<void> {
+    const next = this.#deps.nextLeaseExpiryMs;
+    if (!next) return;
+    let ms: number | null;
+    try {
+      ms = await next(name);
+    } catch {
+      return; // the store is down: the safety re-check tries again
+    }
+    disarm(q);
+    // 0: a lease is past expiry yet was not claimable (paused queue, or a racing claim): no busy loop.
+    if (ms === null || ms <= 0 || this.#closed || q.waiters.length === 0 || this.#queues.get(name) !== q) return;
+    q.expiryTimer = setTimeout(() => {
+      q.expiryTimer = null;
+      this.#wake([name]);
+    }, ms + EXPIRY_SLACK_MS);
+    q.expiryTimer.unref();
   }
 
   async #release(jobs: ClaimedJob[]): Promise<void> {
@@ -200,9 +241,17 @@ export class LeaseWaiters {
     if (q) {
       const i = q.waiters.indexOf(w);
       if (i >= 0) q.waiters.splice(i, 1);
-      if (q.waiters.length === 0 && !q.looping) this.#queues.delete(w.req.queue);
+      if (q.waiters.length === 0 && !q.looping) {
+        this.#queues.delete(w.req.queue);
+        disarm(q);
+      }
     }
     if (failed) w.reject(outcome);
     else w.resolve(outcome as ClaimedJob[]);
   }
+}
+
+function disarm(q: QueueWait): void {
+  if (q.expiryTimer) clearTimeout(q.expiryTimer);
+  q.expiryTimer = null;
 }

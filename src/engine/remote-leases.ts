@@ -118,6 +118,7 @@ export class RemoteLeases {
       subscribe: (listener) => deps.store.subscribe(listener),
       claim: (queue, max, leaseMs) => this.#claim(queue, max, leaseMs),
       release: (jobs) => this.#release(jobs),
+      nextLeaseExpiryMs: (queue) => deps.store.jobLeaseNextExpiryMs({ queue }),
       log: deps.log,
     });
   }
@@ -192,7 +193,7 @@ export class RemoteLeases {
     return { id, state: decision.to, runAt: decision.to === 'retrying' ? (job?.runAt ?? null) : null };
   }
 
-  /** Extend the lease to `leaseSeconds` from now (store clock). */
+  /** Extend the lease to `leaseSeconds` from now (store clock), never earlier than it already expires. */
   async extend(id: string, params: { leaseToken: string; leaseSeconds: number }): Promise<{ id: string; leaseExpiresAt: Date }> {
     if (!(params.leaseSeconds >= 1 && params.leaseSeconds <= MAX_LEASE_SECONDS)) {
       throw new InvalidArgumentError(`leaseSeconds must be from 1 to ${MAX_LEASE_SECONDS}`);

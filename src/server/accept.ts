@@ -2,12 +2,14 @@
  * The accept path: turn a validated enqueue request (one job or a batch) into an engine call, after the
  * checks the engine does not make itself — the queue's `requireIdempotencyKey`, its payload contract
  * (`schema` / `contracts`) and its `admission` limits — all answered from the QueueMonitor's short-lived
- * view, so accepting costs no extra store round trip. The 202 is answered only after `spool.enqueue`
+ * view, so accepting costs no extra store round trip (a refusal is confirmed by a fresh read first). The 202 is answered only after `spool.enqueue`
  * resolves, i.e. after the (group) commit.
  *
  * Idempotency: the engine fingerprints the request and answers a replay or an IdempotencyKeyReusedError;
  * this module adds the in-flight rule (a request racing an in-flight one with the same queue and key is
- * 409) for requests on this node. Across nodes the store's unique index decides, and the loser replays.
+ * 409, with Retry-After) for requests on this node. Across nodes the store's unique index decides, and the
+ * loser replays. The fingerprint is the body (and the queue): `X-Correlation-Id` and `traceparent` travel as
+ * transport metadata (`transportCorrelationId`, `traceparent`), so a retry with fresh ones replays.
  *
  * Dry runs go through every check (including the engine's own via `validateEnqueue`) and write nothing.
  */
@@ -72,7 +74,7 @@ export class AcceptPath {
     const callback = callbackUrlProblem(body, info.config);
     if (callback) throw new ValidationError(`callbackUrl ${callback}`, [{ path: '/callbackUrl', message: callback }]);
     const options = enqueueOptions(body, contract.version, ctx, ctx.idempotencyKey);
-    this.#admit(queue, info, 1, ctx.dryRun);
+    await this.#admit(queue, info, 1, ctx.dryRun);
     if (ctx.dryRun) {
       this.#spool.validateEnqueue(queue, body.payload, options);
       return { dryRun: true, valid: true, queue, count: 1, state: initialState(body), idempotencyKey: ctx.idempotencyKey };
@@ -132,7 +134,7 @@ export class AcceptPath {
     if (failed.length > 0) {
       throw new FieldProblem(422, `batch item ${failed[0]!.index}: ${failed[0]!.path} ${failed[0]!.message}`, failed);
     }
-    this.#admit(queue, info, items.length, ctx.dryRun);
+    await this.#admit(queue, info, items.length, ctx.dryRun);
     if (ctx.dryRun) {
       return { dryRun: true, valid: true, queue, count: items.length, state: initialState(items[0]!), idempotencyKey: null };
     }
@@ -153,21 +155,11 @@ export class AcceptPath {
   }
 
   /** Admission control: waiting work or its age over the queue's limits → 503, nothing written (counted unless a dry run). */
-  #admit(queue: string, info: QueueInfo, adding: number, dryRun: boolean): void {
-    const limits = info.config.admission;
-    if (!limits) return;
-    const waiting = this.#monitor.waitingOf(queue, info);
-    if (limits.maxDepth !== undefined && waiting + adding > limits.maxDepth) {
-      if (!dryRun) this.#onRejected(queue, 'max_depth');
-      throw new HttpProblem('admission-rejected', `queue "${queue}" is full: ${waiting} jobs waiting, admission.maxDepth is ${limits.maxDepth}`);
-    }
-    if (limits.maxAgeSeconds !== undefined && info.stats.oldestAgeSeconds > limits.maxAgeSeconds) {
-      if (!dryRun) this.#onRejected(queue, 'max_age');
-      throw new HttpProblem(
-        'admission-rejected',
-        `queue "${queue}" is behind: its oldest waiting job has waited ${Math.round(info.stats.oldestAgeSeconds)} s, admission.maxAgeSeconds is ${limits.maxAgeSeconds}`,
-      );
-    }
+  async #admit(queue: string, info: QueueInfo, adding: number, dryRun: boolean): Promise<void> {
+    const refusal = await admissionRefusal(this.#monitor, queue, info, adding);
+    if (!refusal) return;
+    if (!dryRun) this.#onRejected(queue, refusal.reason);
+    throw new HttpProblem('admission-rejected', `queue "${queue}" ${refusal.detail}`);
   }
 
   /** Mark idempotency keys in flight; the returned function releases them. Any already in flight → 409. */
@@ -184,10 +176,42 @@ export class AcceptPath {
   }
 }
 
+export interface AdmissionRefusal {
+  readonly reason: 'max_depth' | 'max_age';
+  /** Ends the problem's detail after the queue's name ("is full: …"). */
+  readonly detail: string;
+}
+
+/**
+ * Why the queue's `admission` limits refuse `adding` more jobs, or null. `maxDepth: N` admits while fewer than N
+ * wait (queued + retrying). The monitor's cached view may only say yes: a refusal it suggests is checked again
+ * on a read that starts now (`monitor.current`), so a refusal is true when given — a job leased, acked or
+ * cancelled a moment ago, on any node, makes room for the very next request. Used by enqueue, batch and topics.
+ */
+export async function admissionRefusal(monitor: QueueMonitor, queue: string, cached: QueueInfo, adding: number): Promise<AdmissionRefusal | null> {
+  if (!cached.config.admission || !limitRefusal(monitor, queue, cached, adding)) return null;
+  return limitRefusal(monitor, queue, await monitor.current(queue), adding);
+}
+
+function limitRefusal(monitor: QueueMonitor, queue: string, info: QueueInfo, adding: number): AdmissionRefusal | null {
+  const limits = info.config.admission;
+  if (!limits) return null;
+  const waiting = monitor.waitingOf(queue, info);
+  if (limits.maxDepth !== undefined && waiting + adding > limits.maxDepth) {
+    return { reason: 'max_depth', detail: `is full: ${waiting} jobs waiting, admission.maxDepth is ${limits.maxDepth}` };
+  }
+  if (limits.maxAgeSeconds !== undefined && info.stats.oldestAgeSeconds > limits.maxAgeSeconds) {
+    return {
+      reason: 'max_age',
+      detail: `is behind: its oldest waiting job has waited ${Math.round(info.stats.oldestAgeSeconds)} s, admission.maxAgeSeconds is ${limits.maxAgeSeconds}`,
+    };
+  }
+  return null;
+}
+
 function enqueueOptions(body: EnqueueBodyJson, version: number | undefined, ctx: RequestContext, idempotencyKey: string | null): EnqueueOptions {
   const meta: Record<string, string> = {};
   if (body.callbackUrl !== undefined) meta['callbackUrl'] = body.callbackUrl;
-  const correlationId = body.correlationId ?? ctx.correlationId ?? undefined;
   return {
     ...(body.type !== undefined ? { type: body.type } : {}),
     ...(version !== undefined ? { version } : {}),
@@ -200,7 +224,9 @@ function enqueueOptions(body: EnqueueBodyJson, version: number | undefined, ctx:
     ...(body.backoff !== undefined ? { backoff: body.backoff } : {}),
     ...(body.leaseSeconds !== undefined ? { leaseSeconds: body.leaseSeconds } : {}),
     ...(body.timeoutSeconds !== undefined ? { timeoutSeconds: body.timeoutSeconds } : {}),
-    ...(correlationId !== undefined ? { correlationId } : {}),
+    // The body's correlationId is part of the request; the header's is transport metadata (not fingerprinted).
+    ...(body.correlationId !== undefined ? { correlationId: body.correlationId } : {}),
+    ...(ctx.correlationId !== null ? { transportCorrelationId: ctx.correlationId } : {}),
     ...(idempotencyKey ? { idempotencyKey } : {}),
     ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
     ...(Object.keys(meta).length > 0 ? { meta } : {}),

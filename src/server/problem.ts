@@ -38,7 +38,7 @@ const BY_CODE: Record<ErrorCode, ProblemKind> = {
   invalid_transition: { status: 409, title: 'Invalid state transition' },
   lease_lost: { status: 409, title: 'Lease lost' },
   idempotency_key_reused: { status: 422, title: 'Idempotency key reused' },
-  idempotency_key_in_flight: { status: 409, title: 'Idempotency key in flight' },
+  idempotency_key_in_flight: { status: 409, title: 'Idempotency key in flight', retryAfterSeconds: 1 },
   idempotency_key_required: { status: 400, title: 'Idempotency key required' },
   store_unavailable: { status: 503, title: 'Store unavailable', retryAfterSeconds: 2 },
   store_closed: { status: 503, title: 'Store closed', retryAfterSeconds: 2 },

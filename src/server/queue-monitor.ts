@@ -4,6 +4,8 @@
  * CACHE_MS so the accept path's checks (requireIdempotencyKey, schema, admission) cost no store round trip
  * per request. Jobs this node accepted since the fetch are added to the cached depth, so a burst cannot
  * overshoot `admission.maxDepth` by more than other nodes' acceptances within one CACHE_MS.
+ * The cache may only say yes: an answer that refuses (admission) is confirmed by `current()`, a read that
+ * starts after the question was asked, so a job leased, acked or cancelled on any node a moment ago counts.
  *
  * It also keeps a few samples of each queue's monotonic totals to derive throughput and failure rates
  * (per node: rates appear once this node has read a queue's stats twice, at least a second apart).
@@ -44,6 +46,9 @@ export class QueueMonitor {
   /** Bumped by `invalidate()`: reads started before it are stale. */
   readonly #generations = new Map<string, number>();
   readonly #samples = new Map<string, Sample[]>();
+  /** `current()` reads: the one running per queue, and the one queued behind it (shared by all who asked meanwhile). */
+  readonly #currentRead = new Map<string, Promise<QueueInfo>>();
+  readonly #nextRead = new Map<string, Promise<QueueInfo>>();
 
   constructor(spool: Spool) {
     this.#spool = spool;
@@ -73,6 +78,39 @@ export class QueueMonitor {
       },
     );
     this.#pending.set(name, { read, generation });
+    return read;
+  }
+
+  /**
+   * The queue as read by a store read that started after this call — for an answer that must be true now
+   * (a refusal). Callers arriving while such a read runs share one read queued behind it (it starts after
+   * they asked), so a storm of refusals costs at most two reads in flight per queue. Refreshes the cache.
+   */
+  current(name: string): Promise<QueueInfo> {
+    const queued = this.#nextRead.get(name);
+    if (queued) return queued;
+    const running = this.#currentRead.get(name);
+    if (!running) return this.#startCurrent(name);
+    const next = running.then(noop, noop).then(() => {
+      this.#nextRead.delete(name);
+      return this.#startCurrent(name);
+    });
+    this.#nextRead.set(name, next);
+    return next;
+  }
+
+  #startCurrent(name: string): Promise<QueueInfo> {
+    const generation = this.#generations.get(name) ?? 0;
+    const read = this.#spool
+      .getQueue(name)
+      .then((info) => {
+        if ((this.#generations.get(name) ?? 0) === generation) this.#remember(info);
+        return info;
+      })
+      .finally(() => {
+        if (this.#currentRead.get(name) === read) this.#currentRead.delete(name);
+      });
+    this.#currentRead.set(name, read);
     return read;
   }
 
@@ -144,3 +182,5 @@ export class QueueMonitor {
     if (samples.length > 120) samples.splice(0, samples.length - 120);
   }
 }
+
+function noop(): void {}

@@ -368,7 +368,10 @@ export interface Store {
 
   jobInsertMany(params: JobInsertManyParams): Promise<JobInsertResult[]>;
   /**
-   * Lease up to `max` claimable jobs in claim order. A queue's `rateLimit` and `groups.rateLimit` are enforced
+   * Lease up to `max` claimable jobs in claim order. First, in the same transaction, the queue's leases that
+   * ran out (a bounded batch, oldest first) are taken over exactly as the lease reaper fails them: a failed
+   * attempt (`lease-expired` in history, `dead` when attempts are spent), due again at once — so any claimer
+   * recovers a crashed worker's jobs from their expiry, without a maintenance leader; the old token is fenced. A queue's `rateLimit` and `groups.rateLimit` are enforced
    * here, in the claim's transaction (token buckets on the store's clock, docs/design.md "Rate limits"), so they
    * hold across every claimer sharing the store; a limited claim may answer fewer than `max` with jobs waiting.
    */
@@ -377,6 +380,7 @@ export interface Store {
   jobFailMany(params: { jobs: readonly JobFailParams[] }): Promise<FencedResult[]>;
   /** Put leased jobs back to `queued` at once without spending an attempt (graceful shutdown). */
   jobReleaseMany(params: { jobs: readonly JobLeaseParams[] }): Promise<FencedResult[]>;
+  /** Make leases expire `leaseMs` from now, never earlier than they already do (a shorter one is ok, unchanged). */
   jobExtendMany(params: { jobs: readonly JobExtendParams[] }): Promise<JobExtendResult[]>;
   jobProgressSet(params: JobLeaseParams & { progressJson: string }): Promise<FencedResult>;
   jobCancelMany(params: { ids: readonly string[] }): Promise<JobCancelResult[]>;
@@ -389,6 +393,11 @@ export interface Store {
   /** A job's payload as UTF-8 JSON bytes, inline or blob; null when there is no such job. */
   jobPayloadGet(params: { id: string }): Promise<Buffer | null>;
 
+  /**
+   * Milliseconds until the queue's earliest lease expires (0 when one already has; store clock), or null when
+   * none is held: idle claimers (long polls, fetchers) wake then, since no insert event announces an expiry.
+   */
+  jobLeaseNextExpiryMs(params: { queue: string }): Promise<number | null>;
   /** Leases that ran out; the lease reaper fails each through `jobFailMany` (fenced by the same token). */
   jobExpiredLeaseList(params: { limit: number }): Promise<ExpiredLease[]>;
   /** Move due `scheduled` and `retrying` jobs to `queued`. */

@@ -5,7 +5,7 @@
  * `pending` gives the fetcher its backpressure signal: no new claims while too much is unwritten.
  */
 import { Batcher } from '../core/batcher.js';
-import type { JobError } from '../core/job.js';
+import { leaseExpiredError, type JobError } from '../core/job.js';
 import { sleep } from '../core/signal.js';
 import type { FencedResult, JobCompleteParams, JobFailParams, Store } from '../storage/store.js';
 import type { Logger } from '../logger.js';
@@ -88,5 +88,5 @@ export class Completer {
 }
 
 export function leaseLostError(): JobError {
-  return { message: 'lease expired before the attempt finished (worker crashed, stalled or lost the store)', name: 'LeaseExpired' };
+  return leaseExpiredError();
 }

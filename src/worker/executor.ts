@@ -115,11 +115,13 @@ export class Executor {
       settled: false,
       free: () => {},
     };
-    this.#inFlight.set(job.id, entry);
+    // Keyed by lease token, not job id: a stalled attempt whose lease was taken over may still run here while
+    // this worker runs the job's next attempt; each keeps its own entry (extension, timeout, lease loss).
+    this.#inFlight.set(job.leaseToken, entry);
     logJobEvent(this.#log, 'debug', 'job.started', job, entry.traceparent);
     return new Promise<void>((release) => {
       const free = (): void => {
-        if (this.#inFlight.get(job.id) === entry) this.#inFlight.delete(job.id);
+        if (this.#inFlight.get(job.leaseToken) === entry) this.#inFlight.delete(job.leaseToken);
         release();
       };
       entry.free = free;

@@ -1,8 +1,9 @@
 /**
  * The fetcher for one queue: claims jobs in batches and never more than the free slots (plus the optional
  * prefetch buffer), then hands them to the executor. Wakes on: a commit that made jobs claimable in this
- * queue (in-process event or another process's commit), a slot freeing up, the completer draining, or the
- * poll interval (a safety net only). A failed claim (store unavailable) backs off and tries again.
+ * queue (in-process event or another process's commit), a slot freeing up, the completer draining, the
+ * queue's earliest lease expiry when idle (the claim takes an expired lease over), or the poll interval (a
+ * safety net only). A failed claim (store unavailable) backs off and tries again.
  */
 import { sleep, WakeSignal } from '../core/signal.js';
 import type { ClaimedJob, Store } from '../storage/store.js';
@@ -144,9 +145,23 @@ export class Fetcher {
       if (this.#stopping) break;
       if (jobs.length < max) {
         const nextToken = this.#opts.rateLimitRetryMs?.() ?? null;
-        await this.signal.wait(nextToken === null ? this.#opts.pollIntervalMs : Math.min(nextToken, this.#opts.pollIntervalMs));
+        let waitMs = nextToken === null ? this.#opts.pollIntervalMs : Math.min(nextToken, this.#opts.pollIntervalMs);
+        // Nothing claimable: no event announces a lease running out, so wake at the queue's earliest expiry
+        // (the next claim takes that job over). Only when idle: a short but non-empty claim is woken by slots.
+        if (jobs.length === 0) waitMs = Math.min(waitMs, await this.#untilLeaseExpiry());
+        await this.signal.wait(waitMs);
         await microtasksDrained();
       }
+    }
+  }
+
+  /** Ms until this queue's earliest lease expires (+ slack), Infinity when none or already past (no busy loop). */
+  async #untilLeaseExpiry(): Promise<number> {
+    try {
+      const ms = await this.#store.jobLeaseNextExpiryMs({ queue: this.queue });
+      return ms === null || ms <= 0 ? Infinity : ms + 5;
+    } catch {
+      return Infinity; // the next claim reports the outage
     }
   }
 

@@ -28,6 +28,7 @@ import { insertSuite } from './suite/insert.js';
 import { jobHistorySuite } from './suite/job-history.js';
 import { latencySuite } from './suite/latency.js';
 import { leaderSuite } from './suite/leader.js';
+import { leaseExpirySuite } from './suite/lease-expiry.js';
 import { orderingSuite } from './suite/ordering.js';
 import { rateLimitSuite } from './suite/rate-limits.js';
 import { recordsSuite } from './suite/records.js';
@@ -83,6 +84,7 @@ describe('store conformance: postgres', () => {
   idempotencySuite(postgres);
   claimSuite(postgres);
   fencingSuite(postgres);
+  leaseExpirySuite(postgres);
   retrySuite(postgres);
   cancelReplaySuite(postgres);
   orderingSuite(postgres);

@@ -24,6 +24,7 @@ import { insertSuite } from './suite/insert.js';
 import { jobHistorySuite } from './suite/job-history.js';
 import { latencySuite } from './suite/latency.js';
 import { leaderSuite } from './suite/leader.js';
+import { leaseExpirySuite } from './suite/lease-expiry.js';
 import { orderingSuite } from './suite/ordering.js';
 import { rateLimitSuite } from './suite/rate-limits.js';
 import { recordsSuite } from './suite/records.js';
@@ -73,6 +74,7 @@ describe('store conformance: sqlite', () => {
   idempotencySuite(sqlite);
   claimSuite(sqlite);
   fencingSuite(sqlite);
+  leaseExpirySuite(sqlite);
   retrySuite(sqlite);
   cancelReplaySuite(sqlite);
   orderingSuite(sqlite);

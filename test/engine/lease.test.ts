@@ -119,6 +119,32 @@ forEachStore((store) => {
     });
   });
 
+  describe('lease reaper', () => {
+    requires(store, 'settableClock')('counts an expired lease as a failed attempt due at once (no backoff), like a claim-side takeover', async () => {
+      const clock = new ManualClock();
+      const { spool } = await openSpool({ clock });
+      await spool.declareQueue('reaped', { leaseSeconds: 5, maxAttempts: 2, backoff: { initialSeconds: 600, maxSeconds: 600 } });
+      const { id } = await spool.enqueue('reaped', {});
+      const [first] = await spool.store.jobClaimMany({ queue: 'reaped', max: 1, leaseMs: 5000, workerId: 'test' });
+      clock.advance(6000);
+      await spool.declareQueue('other');
+      spool.handle('other', async () => null);
+      const maintainer = (await spool.work({ queues: ['other'], maintenance: { reapIntervalMs: 3_600_000 } })).maintainer!;
+      await maintainer.runOnce(); // (the maintainer may also have reaped it on starting)
+      const job = await spool.getJob(id);
+      // Due at once: the same maintenance pass already promoted it back to queued.
+      expect(job.state).toBe('queued');
+      expect(job.history.map((h) => [h.state, h.reason ?? null])).toEqual([['queued', null], ['active', null], ['retrying', 'lease-expired'], ['queued', 'due']]);
+      expect(job.runAt.getTime()).toBe(clock.now());
+      // The second loss spends the last attempt: dead, as a claim-side takeover would decide.
+      const [second] = await spool.store.jobClaimMany({ queue: 'reaped', max: 1, leaseMs: 5000, workerId: 'test' });
+      expect(second).toMatchObject({ id: first!.id, attempt: 2 });
+      clock.advance(6000);
+      await maintainer.runOnce();
+      expect(await spool.getJob(id)).toMatchObject({ state: 'dead', lastError: { name: 'LeaseExpired' } });
+    });
+  });
+
   describe('Worker › lease lost', () => {
     requires(store, 'settableClock')('aborts the handler when its lease is reaped, and the next attempt’s result stands over the late one', async () => {
       const clock = new ManualClock();
@@ -140,19 +166,17 @@ forEachStore((store) => {
       const { id } = await spool.enqueue('stolen', {});
       await waitForState(spool, id, 'active');
 
-      // Travel past the lease and reap it, as the leader of another process would.
+      // Travel past the lease and reap it, as the leader of another process would (or this worker's next
+      // claim takes it over first): the lost attempt is counted, and the retry is due at once.
       clock.advance(10_000);
-      expect((await worker.maintainer!.runOnce()).reaped).toBe(1);
-      const reaped = await spool.getJob(id);
-      expect(reaped.state).toBe('retrying');
-      expect(reaped.history.at(-1)).toMatchObject({ state: 'retrying', attempt: 1, reason: 'lease-expired' });
+      await worker.maintainer!.runOnce();
+      await waitUntil(async () => (await spool.getJob(id)).history.some((h) => h.state === 'retrying' && h.attempt === 1 && h.reason === 'lease-expired'), 'the lost attempt in the history');
 
       // The worker's next lease extension is refused: the handler's signal aborts with lease_lost.
       const reason = await firstAborted.promise;
       expect((reason as { code?: unknown }).code).toBe('lease_lost');
 
-      // The retry becomes due; the second attempt runs and completes.
-      clock.advance(2_000);
+      // The second attempt runs (no backoff after a lost lease) and completes.
       await secondStarted.promise;
       const done = await waitForState(spool, id, 'completed');
       expect(done.result).toBe('result of attempt 2');
@@ -174,7 +198,8 @@ forEachStore((store) => {
       await spool.declareQueue('fenced', { leaseSeconds: 30, maxAttempts: 3, backoff: { initialSeconds: 60, maxSeconds: 60 } });
       const started = deferred();
       const finish = deferred();
-      spool.handle('fenced', async () => {
+      spool.handle('fenced', async (_payload, ctx) => {
+        if (ctx.job.attempt > 1) return 'fresh';
         started.resolve();
         await finish.promise;
         return 'stale';
@@ -183,17 +208,21 @@ forEachStore((store) => {
       const { id } = await spool.enqueue('fenced', {});
       await started.promise;
       clock.advance(31_000);
-      expect((await worker.maintainer!.runOnce()).reaped).toBe(1);
+      await worker.maintainer!.runOnce(); // reaps it, unless this worker's own claim took it over first
+      // A lost lease is retried at once (no backoff): attempt 2 runs and completes while attempt 1 still runs.
+      const second = await waitForState(spool, id, 'completed');
+      expect(second.result).toBe('fresh');
 
       finish.resolve();
       await waitUntil(() => worker.stats.stale === 1, 'the stale completion to be refused');
       const job = await spool.getJob(id);
-      expect(job.state).toBe('retrying');
-      expect(job.result).toBeNull();
-      expect(job.history.map((h) => h.state)).toEqual(['queued', 'active', 'retrying']);
-      expect(worker.stats.completed).toBe(0);
+      expect(job.state).toBe('completed');
+      expect(job.result).toBe('fresh');
+      expect(job.history.map((h) => h.state)).toEqual(['queued', 'active', 'retrying', 'queued', 'active', 'completed']);
+      expect(job.history[2]).toMatchObject({ attempt: 1, reason: 'lease-expired' });
+      expect(worker.stats.completed).toBe(1);
       const [stats] = await spool.stats('fenced');
-      expect(stats!.counts).toMatchObject({ active: 0, retrying: 1, completed: 0 });
+      expect(stats!.counts).toMatchObject({ active: 0, retrying: 0, completed: 1 });
     });
 
     it('cannot cancel an active job (v1): the running attempt is untouched', async () => {

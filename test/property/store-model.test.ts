@@ -275,8 +275,10 @@ async function apply(store: Store, model: Model, clock: ManualClock, cmd: Comman
         expect(await expectNoWrite(store, model, h.id, write)).toEqual({ ok: false, leaseExpiresAt: null });
         return;
       }
-      expect(await write()).toEqual({ ok: true, leaseExpiresAt: now + cmd.leaseMs });
-      model.byId.get(h.id)!.leaseExpiresAt = now + cmd.leaseMs;
+      // Never earlier than the lease already expires (a shorter extension keeps the expiry).
+      const expiresAt = Math.max(model.byId.get(h.id)!.leaseExpiresAt!, now + cmd.leaseMs);
+      expect(await write()).toEqual({ ok: true, leaseExpiresAt: expiresAt });
+      model.byId.get(h.id)!.leaseExpiresAt = expiresAt;
       return;
     }
     case 'advance': {

@@ -172,6 +172,10 @@ forEachStore(() => {
       expect(ext.status).toBe(200);
       expect(ext.body.id).toBe(job.id);
       expect(new Date(ext.body.leaseExpiresAt).getTime()).toBeGreaterThan(new Date(job.leaseExpiresAt).getTime() + 500_000);
+      // Never earlier than it already is: a shorter leaseSeconds answers 200 and leaves the expiry as it was.
+      const shorter = await api.call('POST', `/v1/jobs/${job.id}/extend`, { body: { leaseToken: job.leaseToken, leaseSeconds: 1.5 } });
+      expect(shorter.status).toBe(200);
+      expect(shorter.body.leaseExpiresAt).toBe(ext.body.leaseExpiresAt);
 
       const p = await api.call('POST', `/v1/jobs/${job.id}/progress`, { body: { leaseToken: job.leaseToken, progress: { done: 3, of: 4 } } });
       expect(p.status).toBe(200);

@@ -19,6 +19,7 @@ import type { ServerContext } from '../context.js';
 import { audit } from '../auth/audit.js';
 import { principalOf } from '../auth/plugin.js';
 import { FieldProblem, HttpProblem } from '../problem.js';
+import { admissionRefusal } from '../accept.js';
 import { access, type RouteAccess } from '../route-config.js';
 import { enqueueHeaders } from '../request-headers.js';
 import {
@@ -198,18 +199,8 @@ export function topicRoutes(app: FastifyInstance, { spool, monitor }: ServerCont
     }
     const unsigned = callback ? callbackSecretProblem(info.config) : null;
     if (unsigned) throw new FieldProblem(422, `callbackUrl ${unsigned} (queue "${queue}")`, [{ path: '/callbackUrl', message: `${unsigned} (queue "${queue}")` }]);
-    const limits = info.config.admission;
-    if (!limits) return;
-    const waiting = monitor.waitingOf(queue, info);
-    if (limits.maxDepth !== undefined && waiting + 1 > limits.maxDepth) {
-      throw new HttpProblem('admission-rejected', `queue "${queue}" of this topic is full: ${waiting} jobs waiting, admission.maxDepth is ${limits.maxDepth}`);
-    }
-    if (limits.maxAgeSeconds !== undefined && info.stats.oldestAgeSeconds > limits.maxAgeSeconds) {
-      throw new HttpProblem(
-        'admission-rejected',
-        `queue "${queue}" of this topic is behind: its oldest waiting job has waited ${Math.round(info.stats.oldestAgeSeconds)} s, admission.maxAgeSeconds is ${limits.maxAgeSeconds}`,
-      );
-    }
+    const refusal = await admissionRefusal(monitor, queue, info, 1);
+    if (refusal) throw new HttpProblem('admission-rejected', `queue "${queue}" of this topic ${refusal.detail}`);
   }
 }
 
@@ -224,7 +215,6 @@ function eventOptions(req: FastifyRequest, body: EnqueueBodyJson): { key: string
   const callback = body.callbackUrl === undefined ? null : targetUrlProblem(body.callbackUrl);
   if (callback) throw new FieldProblem(422, `callbackUrl ${callback}`, [{ path: '/callbackUrl', message: callback }]);
   if (body.callbackUrl !== undefined) meta['callbackUrl'] = body.callbackUrl;
-  const correlationId = body.correlationId ?? headerCorrelation ?? undefined;
   const options: PublishOptions = {
     ...(body.type !== undefined ? { type: body.type } : {}),
     ...(body.version !== undefined ? { version: body.version } : {}),
@@ -237,7 +227,9 @@ function eventOptions(req: FastifyRequest, body: EnqueueBodyJson): { key: string
     ...(body.backoff !== undefined ? { backoff: body.backoff } : {}),
     ...(body.leaseSeconds !== undefined ? { leaseSeconds: body.leaseSeconds } : {}),
     ...(body.timeoutSeconds !== undefined ? { timeoutSeconds: body.timeoutSeconds } : {}),
-    ...(correlationId !== undefined ? { correlationId } : {}),
+    // The header's correlation id is transport metadata: not part of the idempotency fingerprint.
+    ...(body.correlationId !== undefined ? { correlationId: body.correlationId } : {}),
+    ...(headerCorrelation !== null ? { transportCorrelationId: headerCorrelation } : {}),
     ...(key !== null ? { idempotencyKey: key } : {}),
     ...(traceparent ? { traceparent } : {}),
     ...(Object.keys(meta).length > 0 ? { meta } : {}),

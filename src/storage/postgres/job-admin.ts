@@ -170,6 +170,21 @@ export async function promoteDue(ctx: TxContext, limit: number): Promise<{ count
      ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
     [now, limit],
   );
+  return promoteRows(ctx, rows);
+}
+
+/** These jobs, if they are `retrying` and due, → queued (the claim-side lease takeover, lease-takeover.ts). */
+export async function promoteDueIds(ctx: TxContext, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const rows = await ctx.query<GateRow & { run_at: number }>(
+    `SELECT ${GATE_COLUMNS}, run_at FROM jobs WHERE id = ANY($1::text[]) AND state = 'retrying' AND run_at <= $2 FOR UPDATE`,
+    [ids, ctx.now],
+  );
+  await promoteRows(ctx, rows);
+}
+
+async function promoteRows(ctx: TxContext, rows: ReadonlyArray<GateRow & { run_at: number }>): Promise<{ count: number; queues: string[] }> {
+  const { now } = ctx;
   if (rows.length === 0) return { count: 0, queues: [] };
   const configs = await queueConfigs(ctx, rows.map((r) => r.queue));
   await ctx.lockGates(gateLocks(rows.filter((r) => r.group_key != null && configs.get(r.queue)?.groups?.concurrency != null)));

@@ -233,9 +233,14 @@ interface ClaimRow {
  * rate-limited: an unlimited queue's claim is this statement alone; for a limited one it leases nothing and
  * answers the limits (a row with no job), and the claim goes on within the token buckets (rate-limits.ts).
  */
-export async function claimJobs(ctx: TxContext, params: JobClaimManyParams, owner: object): Promise<ClaimedJob[]> {
+export async function claimJobs(
+  ctx: TxContext,
+  params: JobClaimManyParams,
+  owner: object,
+  takeOver?: (ctx: TxContext, queue: string) => Promise<void>,
+): Promise<ClaimedJob[]> {
   if (params.max <= 0) return [];
-  const answer = await ctx.query<ClaimRow & { rate_per_second: number | null; group_rate_per_second: number | null }>(
+  const answer = await ctx.query<ClaimRow & { rate_per_second: number | null; group_rate_per_second: number | null; lease_expired: boolean }>(
     `WITH t AS MATERIALIZED (SELECT ${nowSql('$1')} AS now),
      q AS MATERIALIZED (SELECT rate_per_second, group_rate_per_second FROM queues WHERE name = $2 AND NOT paused),
      picked AS (
@@ -260,10 +265,30 @@ export async function claimJobs(ctx: TxContext, params: JobClaimManyParams, owne
        SELECT $2, c.name, c.sign * n.n FROM (SELECT count(*) AS n FROM claimed) AS n,
          (VALUES ('queued', -1), ('active', 1)) AS c(name, sign)
        WHERE n.n > 0)
-     SELECT claimed.*, q.rate_per_second, q.group_rate_per_second FROM q LEFT JOIN claimed ON true`,
+     SELECT claimed.*, q.rate_per_second, q.group_rate_per_second,
+       EXISTS (SELECT 1 FROM jobs e WHERE e.queue = $2 AND e.state = 'active' AND e.lease_expires_at < (SELECT now FROM t)) AS lease_expired
+     FROM q LEFT JOIN claimed ON true`,
     [ctx.now, params.queue, params.max, params.leaseMs],
   );
   const first = answer[0];
+  // A lease of this queue ran out (one index probe, in the claim's own statement): take the expired jobs over
+  // (postgres/lease-takeover.ts) and claim again for what is left of `max` — they are queued again by now.
+  if (first?.lease_expired && takeOver) {
+    const claimed = await claimRows(ctx, params, owner, answer, first);
+    await takeOver(ctx, params.queue);
+    const more = claimed.length < params.max ? await claimJobs(ctx, { ...params, max: params.max - claimed.length }, owner) : [];
+    return [...claimed, ...more];
+  }
+  return claimRows(ctx, params, owner, answer, first);
+}
+
+async function claimRows(
+  ctx: TxContext,
+  params: JobClaimManyParams,
+  owner: object,
+  answer: ReadonlyArray<ClaimRow & { rate_per_second: number | null; group_rate_per_second: number | null }>,
+  first: (ClaimRow & { rate_per_second: number | null; group_rate_per_second: number | null }) | undefined,
+): Promise<ClaimedJob[]> {
   let rows: ClaimRow[];
   if (first && (first.rate_per_second !== null || first.group_rate_per_second !== null)) {
     const limits = {
@@ -462,7 +487,8 @@ export async function releaseJobs(ctx: TxContext, jobs: readonly JobLeaseParams[
 export async function extendLeases(ctx: TxContext, jobs: readonly JobExtendParams[]): Promise<JobExtendResult[]> {
   if (jobs.length === 0) return [];
   const rows = await ctx.query<{ id: string; lease_expires_at: number }>(
-    `UPDATE jobs SET lease_expires_at = $1 + b.lease_ms
+    // Never earlier than it already is (contract): a shorter lease is ok and leaves the expiry as it was.
+    `UPDATE jobs SET lease_expires_at = GREATEST(jobs.lease_expires_at, $1 + b.lease_ms)
      FROM (SELECT DISTINCT ON (id) id, token, lease_ms FROM unnest($2::text[], $3::text[], $4::bigint[]) AS u(id, token, lease_ms)) AS b
      WHERE jobs.id = b.id AND jobs.state = 'active' AND jobs.lease_token = b.token
      RETURNING jobs.id, jobs.lease_expires_at`,

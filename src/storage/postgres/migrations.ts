@@ -238,6 +238,17 @@ INSERT INTO queues (name, config, paused, created_at, updated_at)
   ON CONFLICT (name) DO NOTHING;
 `,
   },
+  {
+    version: 7,
+    name: 'leases by queue',
+    // As SQLite's migration 7: every claim probes its queue for an expired lease (in the claim statement) and
+    // takes those over; idle claimers wait for the queue's earliest expiry. One index on (queue, expiry) of
+    // active jobs serves both, and replaces the global one (the reaper scans the active rows once a second).
+    sql: `
+CREATE INDEX jobs_lease_queue ON jobs(queue, lease_expires_at) WHERE state = 'active';
+DROP INDEX jobs_lease;
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -56,6 +56,7 @@ import { insertBlobs, readBlobs } from './blobs.js';
 import { auditBefore, auditPage, RECORD_SQL, rowToRecord, type AuditRow, type RecordRow } from '../record-rows.js';
 import { asStoreError, clientConfig, createPool, isConnectFailure, isConnectionError, splitSchema } from './connection.js';
 import * as records from './records.js';
+import { takeOverExpiredLeases } from './lease-takeover.js';
 import { cancelJobs, deleteDead, deleteExpired, deleteExpiredIdempotencyKeys, foldCounters, promoteDue, replayDead } from './job-admin.js';
 import { atomicFailure, AtomicInsertError, decodeCursor, encodeCursor } from '../driver-common.js';
 import { decodeHistory, rowToJob, type JobRow } from '../job-rows.js';
@@ -385,7 +386,7 @@ export class PostgresStore implements Store {
   /** Through the coalescer: a claim commits with or after the completions issued before it. */
   jobClaimMany(params: JobClaimManyParams): Promise<ClaimedJob[]> {
     if (params.max <= 0) return Promise.resolve([]);
-    return this.#tx((ctx) => claimJobs(ctx, params, this)).then((jobs) => {
+    return this.#tx((ctx) => claimJobs(ctx, params, this, takeOverExpiredLeases)).then((jobs) => {
       // The claim statement writes its counter deltas itself (not through ctx): say so to transition listeners.
       if (jobs.length > 0) this.#emit({ queues: [], transitions: true }, this.#transitionListeners);
       // Blob payloads: one read for the whole claim, after it committed (the jobs are active: nothing deletes them).
@@ -515,6 +516,16 @@ export class PostgresStore implements Store {
       maxAttempts: Number(r.max_attempts),
       optionsJson: r.options,
     }));
+  }
+
+  async jobLeaseNextExpiryMs(params: { queue: string }): Promise<number | null> {
+    const rows = await this.#read<{ ms: number | null }>(
+      `SELECT CASE WHEN t IS NOT NULL THEN greatest(0, t - ${nowSql('$2')}) END AS ms
+       FROM (SELECT min(lease_expires_at) AS t FROM jobs WHERE queue = $1 AND state = 'active') AS e`,
+      [params.queue, this.#clock?.now() ?? null],
+    );
+    const ms = rows[0]?.ms;
+    return ms == null ? null : Number(ms);
   }
 
   jobPromoteDue(params: { limit: number }): Promise<{ count: number; queues: string[] }> {

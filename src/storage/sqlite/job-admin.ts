@@ -144,6 +144,20 @@ export function promoteDue(ctx: TxContext, limit: number): { count: number; queu
        ORDER BY run_at LIMIT ?`,
     )
     .all(now, limit) as Array<GateRow & { run_at: number }>;
+  return promoteRows(ctx, rows);
+}
+
+/** These jobs, if they are `retrying` and due, → queued (the claim-side lease takeover, lease-takeover.ts). */
+export function promoteDueIds(ctx: TxContext, ids: readonly string[]): void {
+  if (ids.length === 0) return;
+  const rows = ctx.conn
+    .stmt(`SELECT ${GATE_COLUMNS}, run_at FROM jobs WHERE id IN (SELECT value FROM json_each(?)) AND state = 'retrying' AND run_at <= ?`)
+    .all(JSON.stringify(ids), ctx.now) as Array<GateRow & { run_at: number }>;
+  promoteRows(ctx, rows);
+}
+
+function promoteRows(ctx: TxContext, rows: ReadonlyArray<GateRow & { run_at: number }>): { count: number; queues: string[] } {
+  const { conn, now } = ctx;
   const update = conn.stmt(
     `UPDATE jobs SET state = 'queued', prank = @prank, sort_at = @sortAt, hold = @hold, history = history || @event
      WHERE seq = @seq AND state = @state`,

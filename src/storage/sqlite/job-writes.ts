@@ -389,7 +389,8 @@ export function releaseJobs(ctx: TxContext, jobs: readonly JobLeaseParams[]): Fe
 
 export function extendLeases(ctx: TxContext, jobs: readonly JobExtendParams[]): JobExtendResult[] {
   const update = ctx.conn.stmt(
-    `UPDATE jobs SET lease_expires_at = @expires WHERE id = @id AND state = 'active' AND lease_token = @token
+    // Never earlier than it already is (contract): a shorter lease is ok and leaves the expiry as it was.
+    `UPDATE jobs SET lease_expires_at = max(lease_expires_at, @expires) WHERE id = @id AND state = 'active' AND lease_token = @token
      RETURNING lease_expires_at`,
   );
   return jobs.map((j) => {

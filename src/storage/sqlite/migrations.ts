@@ -222,6 +222,17 @@ INSERT INTO queues (name, config, paused, created_at, updated_at)
   ON CONFLICT (name) DO NOTHING;
 `,
   },
+  {
+    version: 7,
+    name: 'leases by queue',
+    // Every claim takes over its queue's expired leases (lease-takeover.ts) and idle claimers wait for the
+    // queue's earliest expiry: both are one seek on (queue, lease_expires_at). It replaces the global lease
+    // index: the lease reaper now scans active rows (as many as there are leases held) once a second.
+    sql: `
+CREATE INDEX jobs_lease_queue ON jobs(queue, lease_expires_at) WHERE state = 'active';
+DROP INDEX jobs_lease;
+`,
+  },
 ];
 
 export function migrate(db: SqliteDatabase, now: number): number[] {

@@ -63,6 +63,7 @@ import {
   setProgress,
 } from './job-writes.js';
 import { deadOrderingKeys, ensureOrderingHead, fillGroupSlots, heldGroups } from './gates.js';
+import { hasExpiredLease, nextLeaseExpiryMs, takeOverExpiredLeases } from './lease-takeover.js';
 import { migrate, schemaVersion, LATEST_SCHEMA_VERSION } from './migrations.js';
 import * as records from './records.js';
 import { QUEUE_COLUMNS, queueRow, rowToQueue, type QueueRow } from './queue-rows.js';
@@ -305,8 +306,13 @@ export class SqliteStore implements Store {
   async jobClaimMany(params: JobClaimManyParams): Promise<ClaimedJob[]> {
     this.#assertOpen();
     // Idle fetchers poll; a read keeps an empty poll from taking the write lock.
-    if (params.max <= 0 || !hasClaimable(this.#conn, params.queue)) return [];
-    const jobs = await this.#write((ctx) => claimJobs(ctx, params));
+    if (params.max <= 0) return [];
+    if (!hasClaimable(this.#conn, params.queue) && !hasExpiredLease(this.#conn, params.queue, this.#clock.now())) return [];
+    const jobs = await this.#write((ctx) => {
+      // A lease that ran out is claimable again from its expiry, by any claimer (lease-takeover.ts).
+      takeOverExpiredLeases(ctx, params.queue);
+      return claimJobs(ctx, params);
+    });
     // Blob payloads are read after the commit (never while holding the write lock), one batch per claim.
     return resolveClaimedBlobs(jobs, (ids) => this.#blobs.readMany(ids), (failed) => this.jobFailMany({ jobs: failed }));
   }
@@ -436,6 +442,11 @@ export class SqliteStore implements Store {
       maxAttempts: r.max_attempts,
       optionsJson: r.options,
     }));
+  }
+
+  async jobLeaseNextExpiryMs(params: { queue: string }): Promise<number | null> {
+    this.#assertOpen();
+    return nextLeaseExpiryMs(this.#conn, params.queue, this.#clock.now());
   }
 
   async jobPromoteDue(params: { limit: number }): Promise<{ count: number; queues: string[] }> {

@@ -1,12 +1,13 @@
 /**
  * The lease reaper: jobs whose lease ran out (their worker crashed, stalled or lost the store) count as a
- * failed attempt and go to `retrying` — or to the DLQ when attempts are spent, so a job that kills its worker
- * every time ends dead instead of looping. Each failure is fenced by the expired lease's token, so a
+ * failed attempt and go to `retrying`, due at once (no backoff: SQS visibility semantics, docs/design.md "Lease
+ * expiry") — or to the DLQ when attempts are spent, so a job that kills its worker every time ends dead
+ * instead of looping. Claims take expired leases of their own queue over first, the same way (the stores'
+ * lease-takeover.ts); the reaper, run by the maintenance leader, covers queues nobody is claiming from. Each failure is fenced by the expired lease's token, so a
  * completion that lands at the same moment wins or loses cleanly, never both. Each job it fails is logged
  * (`job.lease_expired` at warn, or `job.dead` at error) once its write landed.
  */
-import { resolveRunSettings, type QueueConfig } from '../../core/queue-config.js';
-import { failureOutcome } from '../../core/retry.js';
+import type { QueueConfig } from '../../core/queue-config.js';
 import type { Store } from '../../storage/store.js';
 import type { JobTypeDefinition } from '../../engine/job-types.js';
 import type { Logger } from '../../logger.js';
@@ -25,20 +26,15 @@ export async function reapExpiredLeases(
     const expired = await store.jobExpiredLeaseList({ limit: REAP_BATCH });
     if (expired.length === 0) return total;
     const options = expired.map((e) => (e.optionsJson ? (JSON.parse(e.optionsJson) as { meta?: Record<string, string> }) : {}));
-    const jobs = await Promise.all(
-      expired.map(async (e, i) => {
-        const settings = resolveRunSettings(options[i] as never, deps.jobType(e.type), await deps.queueConfig(e.queue));
-        const decision = failureOutcome({ maxAttempts: e.maxAttempts, backoff: settings.retry.backoff }, e.attempt);
-        return {
-          id: e.id,
-          leaseToken: e.leaseToken,
-          to: decision.to,
-          retryDelayMs: decision.to === 'retrying' ? decision.delayMs : 0,
-          error: leaseLostError(),
-          reason: 'lease-expired' as const,
-        };
-      }),
-    );
+    // The job's own maxAttempts (resolved at enqueue, in its row) decides, as in the claim-side takeover.
+    const jobs = expired.map((e) => ({
+      id: e.id,
+      leaseToken: e.leaseToken,
+      to: e.attempt >= e.maxAttempts ? ('dead' as const) : ('retrying' as const),
+      retryDelayMs: 0,
+      error: leaseLostError(),
+      reason: 'lease-expired' as const,
+    }));
     const results = await store.jobFailMany({ jobs });
     results.forEach((r, i) => {
       if (!r.ok) return;

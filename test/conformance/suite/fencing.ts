@@ -157,6 +157,21 @@ export function fencingSuite(factory: StoreFactory): void {
       expect((await store.jobExpiredLeaseList({ limit: 10 })).map((e) => e.id)).toEqual([lost.id]);
     });
 
+    withClock('extend never moves the expiry earlier: a shorter leaseMs answers ok and keeps the expiry', async () => {
+      const clock = newClock();
+      const store = await factory.open({ clock });
+      await declareQueue(store, 'q');
+      await enqueue(store, 'q');
+      const job = await claimOne(store, 'q', 120 * SECOND);
+      clock.advance(1 * SECOND);
+      const [shorter] = await store.jobExtendMany({ jobs: [{ id: job.id, leaseToken: job.leaseToken, leaseMs: 1.5 * SECOND }] });
+      expect(shorter).toEqual({ ok: true, leaseExpiresAt: T0 + 120 * SECOND });
+      clock.advance(10 * SECOND);
+      expect(await store.jobExpiredLeaseList({ limit: 10 })).toEqual([]);
+      const [longer] = await store.jobExtendMany({ jobs: [{ id: job.id, leaseToken: job.leaseToken, leaseMs: 200 * SECOND }] });
+      expect(longer).toEqual({ ok: true, leaseExpiresAt: T0 + 211 * SECOND });
+    });
+
     withClock('a late ack after the lease expired and the job was reaped overwrites nothing', async () => {
       const clock = newClock();
       const store = await factory.open({ clock });

@@ -64,9 +64,10 @@ export function latencySuite(factory: StoreFactory): void {
       await declareQueue(store, 'q');
       for (let i = 0; i < 30; i++) await enqueue(store, 'q');
       clock.advance(1); // exactly 1 ms: the first bucket (le 0.001)
-      const first = await claim(store, 'q', 10);
+      // Leases outlast the clock moves below (an expired lease would be taken over by the next claim).
+      const first = await claim(store, 'q', 10, 2 * 3_600_000);
       clock.advance(3_600_000 - 1); // exactly 3600 s after enqueue: the last finite bucket (le 3600)
-      const second = await claim(store, 'q', 10);
+      const second = await claim(store, 'q', 10, 2 * 3_600_000);
       clock.advance(1); // 3600.001 s: +Inf
       const third = await claim(store, 'q', 10);
       const all = [...first, ...second, ...third];
