@@ -202,7 +202,9 @@ forEachStore((store) => {
       const clock = new ManualClock(at('2025-01-10T12:00:30Z'));
       const a = await openSpool({ clock });
       const b = await openSpool({ clock, url: a.url });
-      await a.spool.declareQueue('reports');
+      // Leases outlast the clock's one-minute jumps: a jump past a running job's lease would (rightly) take the
+      // lease over and re-run the job at the new time, which is not what this test is about.
+      await a.spool.declareQueue('reports', { leaseSeconds: 3600 });
       await a.spool.putSchedule('tick', { cron: '* * * * *', queue: 'reports', payload: null });
       // A worker maintains in its process (leader-elected); its handler completes the jobs, which stay listed.
       const maintenance = { scheduleRefreshMs: 20, leaderTtlMs: 300, reapIntervalMs: 60_000, cleanIntervalMs: 60_000, foldIntervalMs: 60_000 };
