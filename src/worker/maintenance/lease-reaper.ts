@@ -3,24 +3,19 @@
  * failed attempt and go to `retrying`, due at once (no backoff: SQS visibility semantics, docs/design.md "Lease
  * expiry") — or to the DLQ when attempts are spent, so a job that kills its worker every time ends dead
  * instead of looping. Claims take expired leases of their own queue over first, the same way (the stores'
- * lease-takeover.ts); the reaper, run by the maintenance leader, covers queues nobody is claiming from. Each failure is fenced by the expired lease's token, so a
- * completion that lands at the same moment wins or loses cleanly, never both. Each job it fails is logged
+ * lease-takeover.ts); the reaper, run by the maintenance leader, covers queues nobody is claiming from. Each
+ * failure is fenced by the expired lease's token, so a completion that lands at the same moment wins or loses
+ * cleanly, never both. Each job it fails is logged
  * (`job.lease_expired` at warn, or `job.dead` at error) once its write landed.
  */
-import type { QueueConfig } from '../../core/queue-config.js';
 import type { Store } from '../../storage/store.js';
-import type { JobTypeDefinition } from '../../engine/job-types.js';
 import type { Logger } from '../../logger.js';
 import { logJobFailure, traceparentOf } from '../../observability/job-log.js';
 import { leaseLostError } from '../completer.js';
 
 export const REAP_BATCH = 500;
 
-export async function reapExpiredLeases(
-  store: Store,
-  deps: { queueConfig: (queue: string) => Promise<QueueConfig>; jobType: (type: string | null) => JobTypeDefinition | undefined },
-  log: Logger,
-): Promise<number> {
+export async function reapExpiredLeases(store: Store, log: Logger): Promise<number> {
   let total = 0;
   for (;;) {
     const expired = await store.jobExpiredLeaseList({ limit: REAP_BATCH });

@@ -113,7 +113,7 @@ export class Maintainer {
 
   /** Run every service now (whether or not this process leads). */
   async runOnce(): Promise<{ reaped: number; promoted: number; cleaned: number; folded: number; scheduled: number; blobsSwept: number; sampled: number }> {
-    const reaped = await reapExpiredLeases(this.#store, this.#deps, this.#log);
+    const reaped = await reapExpiredLeases(this.#store, this.#log);
     const { enqueued: scheduled } = await runDueSchedules(this.#store, this.#deps, this.#log);
     const { promoted } = await promoteDueJobs(this.#store);
     const { jobs } = await cleanExpired(this.#store);
@@ -180,7 +180,7 @@ export class Maintainer {
 
   async #reap(): Promise<void> {
     try {
-      const n = await reapExpiredLeases(this.#store, this.#deps, this.#log);
+      const n = await reapExpiredLeases(this.#store, this.#log);
       this.stats.reaped += n;
       if (n > 0) {
         this.#log.info({ count: n }, 'expired leases returned to the queue');
