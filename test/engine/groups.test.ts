@@ -42,7 +42,11 @@ forEachStore(() => {
       }
       const jobs = await waitAllTerminal(a.spool, ids, 30_000);
       expect(jobs.map((j) => j.state)).toEqual(ids.map(() => 'completed'));
-      for (const g of groups) expect(maxActive.get(g), `group ${g}`).toBe(2);
+      // The limit holds for every group (safety); that a group's two slots were ever busy together depends on
+      // scheduling (one run on a loaded machine saw acme's jobs never overlap), so it is asked of the groups
+      // together, not of each.
+      for (const g of groups) expect(maxActive.get(g), `group ${g}`).toBeLessThanOrEqual(2);
+      expect(Math.max(...groups.map((g) => maxActive.get(g) ?? 0))).toBe(2);
       // Groups did not hold each other up: more than one group's slots were busy at a time.
       expect(overallMax).toBeGreaterThan(2);
       expect(overallMax).toBeLessThanOrEqual(groups.length * 2);
